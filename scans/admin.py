@@ -1,0 +1,1 @@
+# Admin classes arrive with the first model.
