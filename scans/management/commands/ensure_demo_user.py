@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.core.management.base import BaseCommand, CommandParser
+from django.urls import reverse
+
+# Where `make run` serves the site (see Procfile).
+SITE_ROOT = "http://127.0.0.1:8000"
+
+
+class Command(BaseCommand):
+    help = "Create the demo user, or reset its password, and print how to log in."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--password",
+            default=os.getenv("KIDNEYWEB_DEMO_PASSWORD", "kidneyweb-demo"),
+            help="defaults to $KIDNEYWEB_DEMO_PASSWORD, else kidneyweb-demo",
+        )
+
+    def handle(self, *args: Any, password: str, **options: Any) -> None:
+        user, _ = User.objects.get_or_create(username="demo")
+        user.is_active = True
+        user.set_password(password)
+        user.save()
+        self.stdout.write(f"Log in at {SITE_ROOT}{reverse('login')}")
+        self.stdout.write("  username: demo")
+        self.stdout.write(f"  password: {password}")

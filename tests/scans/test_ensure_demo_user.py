@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.contrib.auth import authenticate
+from django.contrib.auth.models import User
+from django.core.management import call_command
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args: str) -> str:
+    out = StringIO()
+    call_command("ensure_demo_user", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_creates_the_demo_user_and_prints_how_to_log_in():
+    output = run()
+    assert authenticate(username="demo", password="kidneyweb-demo")
+    assert "http://127.0.0.1:8000/accounts/login/" in output
+    assert "username: demo" in output
+    assert "password: kidneyweb-demo" in output
+
+
+def test_running_twice_keeps_one_demo_user():
+    run()
+    run()
+    assert User.objects.filter(username="demo").count() == 1
+
+
+def test_resets_the_password_given_on_the_command_line():
+    run()
+    run("--password", "another-secret")
+    assert authenticate(username="demo", password="another-secret")
+    assert not authenticate(username="demo", password="kidneyweb-demo")
+
+
+def test_password_comes_from_the_environment_when_not_given(monkeypatch):
+    monkeypatch.setenv("KIDNEYWEB_DEMO_PASSWORD", "from-env")
+    assert "password: from-env" in run()
+    assert authenticate(username="demo", password="from-env")
+
+
+def test_reactivates_a_deactivated_demo_user():
+    run()
+    User.objects.filter(username="demo").update(is_active=False)
+    run()
+    assert authenticate(username="demo", password="kidneyweb-demo")
