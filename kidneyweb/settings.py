@@ -97,7 +97,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
-STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns on every request without it
+STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns at start-up without it
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(os.getenv("MEDIA_ROOT", VAR_DIR / "media"))
 # Not the manifest storage: that one needs collectstatic before any page renders, tests included.

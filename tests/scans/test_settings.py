@@ -5,15 +5,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from django.conf import settings
-
 REPO = Path(__file__).resolve().parents[2]
+SETTINGS_ENV = ("DJANGO_", "KIDNEYWEB_", "DATABASE_URL", "CELERY_BROKER_URL")
 
 
-def load_settings(**env: str) -> subprocess.CompletedProcess[str]:
-    """Import kidneyweb.settings in a fresh interpreter with only the given Django env."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "KIDNEYWEB_"))}
-    code = "import kidneyweb.settings as s; print(s.DEBUG, s.INFERENCE_RUNTIME)"
+def load_settings(*names: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Import kidneyweb.settings in a fresh interpreter that sees only the given Django env,
+    and print the named settings, one a line."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(SETTINGS_ENV)}
+    code = f"import kidneyweb.settings as s\nfor name in {names!r}: print(getattr(s, name))"
     return subprocess.run(
         [sys.executable, "-c", code],
         cwd=REPO,
@@ -32,15 +32,53 @@ def test_settings_refuse_to_start_without_secret_key_when_debug_is_off():
 
 
 def test_settings_use_a_dev_secret_key_when_debug_is_on():
-    result = load_settings(DJANGO_DEBUG="1")
+    result = load_settings("DEBUG", DJANGO_DEBUG="1")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["True", "litert"]
+    assert result.stdout.splitlines() == ["True"]
 
 
-def test_settings_accept_a_secret_key_with_debug_off():
-    result = load_settings(DJANGO_SECRET_KEY="s3cret", KIDNEYWEB_INFERENCE_RUNTIME="keras")
+def test_settings_default_to_local_sqlite_folder_broker_and_litert():
+    result = load_settings(
+        "DEBUG",
+        "DATABASES",
+        "CELERY_BROKER_URL",
+        "MODELS_DIR",
+        "INFERENCE_RUNTIME",
+        "MAX_UPLOAD_BYTES",
+        "MAX_IMAGE_PIXELS",
+        "ALLOWED_HOSTS",
+        DJANGO_SECRET_KEY="s3cret",
+    )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["False", "keras"]
+    debug, databases, broker, models_dir, runtime, max_bytes, max_pixels, hosts = (
+        result.stdout.splitlines()
+    )
+    assert debug == "False"
+    assert "django.db.backends.sqlite3" in databases
+    assert str(REPO / "var" / "db.sqlite3") in databases
+    assert broker == "filesystem://"
+    assert models_dir == str(REPO / "models")
+    assert runtime == "litert"
+    assert max_bytes == str(20 * 1024 * 1024)
+    assert max_pixels == "50000000"
+    assert hosts == "['localhost', '127.0.0.1']"
+
+
+def test_settings_read_values_from_the_environment():
+    result = load_settings(
+        "DATABASES",
+        "INFERENCE_RUNTIME",
+        "ALLOWED_HOSTS",
+        DJANGO_SECRET_KEY="s3cret",
+        DATABASE_URL="postgres://postgres@db.example:5432/kidneyweb",
+        KIDNEYWEB_INFERENCE_RUNTIME="keras",
+        DJANGO_ALLOWED_HOSTS="kidney.example, www.kidney.example",
+    )
+    assert result.returncode == 0, result.stderr
+    databases, runtime, hosts = result.stdout.splitlines()
+    assert "'HOST': 'db.example'" in databases
+    assert runtime == "keras"
+    assert hosts == "['kidney.example', 'www.kidney.example']"
 
 
 def test_settings_reject_an_unknown_inference_runtime():
@@ -53,10 +91,3 @@ def test_settings_reject_a_debug_value_that_is_not_a_boolean():
     result = load_settings(DJANGO_DEBUG="yes please")
     assert result.returncode != 0
     assert "DJANGO_DEBUG" in result.stderr
-
-
-def test_tests_run_with_debug_off_and_local_defaults():
-    assert settings.DEBUG is False
-    assert settings.MODELS_DIR == REPO / "models"
-    assert settings.MAX_UPLOAD_BYTES == 20 * 1024 * 1024
-    assert settings.MAX_IMAGE_PIXELS == 50_000_000
