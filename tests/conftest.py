@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import django
 import pytest
 from django.conf import settings
+from factories import write_dataset
 
 # Settings refuse to start without a secret key unless DJANGO_DEBUG=1, and tests run with
 # DEBUG off, as in production. pytest-django would import settings before this file loads
@@ -32,3 +34,34 @@ def alice(django_user_model, password):
 @pytest.fixture
 def bob(django_user_model, password):
     return django_user_model.objects.create_user("bob", "bob@example.org", password)
+
+
+@pytest.fixture
+def dataset_dir(tmp_path) -> Path:
+    return write_dataset(tmp_path / "download" / "CT-KIDNEY" / "images")
+
+
+@pytest.fixture(scope="session")
+def tiny_version(tmp_path_factory) -> Path:
+    """A real model version trained for one epoch on tiny synthetic data (shared, read-only)."""
+    from mlcore.training import TrainConfig, train
+
+    base = tmp_path_factory.mktemp("tiny")
+    config = TrainConfig(
+        data_dir=write_dataset(base / "data"),
+        models_dir=base / "models",
+        epochs=1,
+        batch_size=8,
+        image_size=32,
+        val_fraction=0.34,
+    )
+    return train(config, log=lambda line: None).version_dir
+
+
+@pytest.fixture
+def sample_dir() -> Path:
+    """The real kidney CT sample, when the machine has it."""
+    path = os.environ.get("KIDNEY_SAMPLE_DIR")
+    if not path or not Path(path).is_dir():
+        pytest.skip("KIDNEY_SAMPLE_DIR is not set to the real sample")
+    return Path(path)

@@ -1,0 +1,94 @@
+"""Serving: load a model version once, classify image bytes fast.
+
+Public, stable API::
+
+    classifier = load_classifier()            # the active version
+    prediction = classifier.classify(data)    # -> Prediction
+    predictions = classifier.classify_batch([data, ...])
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mlcore import versions
+from mlcore.preprocessing import DEFAULT_MAX_PIXELS, ImageSource, load_image
+from mlcore.runtime import Runner, make_runner
+
+DEFAULT_RUNTIME = "litert"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    label: str
+    confidence: float
+    probabilities: dict[str, float]
+    model_version: str
+    milliseconds: float
+
+
+class Classifier:
+    """One loaded model version; reuse it for every image."""
+
+    def __init__(self, version_dir: Path, runner: Runner, metadata: dict, runtime: str):
+        self.version_dir = version_dir
+        self.metadata = metadata
+        self.runtime = runtime
+        self.version = metadata["version"]
+        self.class_names = tuple(metadata["class_names"])
+        self.image_size = int(metadata["input_size"][0])
+        self._runner = runner
+
+    def preprocess(self, source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS):
+        return load_image(source, self.image_size, max_pixels=max_pixels)
+
+    def classify(self, source: ImageSource) -> Prediction:
+        """Classify one image (bytes, path or file); raises ImageError for bad input."""
+        return self.classify_batch([source])[0]
+
+    def classify_batch(self, sources: Sequence[ImageSource]) -> list[Prediction]:
+        """Classify several images in one forward pass; raises ImageError for bad input."""
+        if not sources:
+            return []
+        started = time.perf_counter()
+        batch = np.stack([self.preprocess(source) for source in sources])
+        probabilities = self.predict_arrays(batch)
+        milliseconds = (time.perf_counter() - started) * 1000 / len(sources)
+        return [self._prediction(row, milliseconds) for row in probabilities]
+
+    def predict_arrays(self, batch: np.ndarray) -> np.ndarray:
+        """Class probabilities for already preprocessed images (N, size, size, 3)."""
+        return self._runner(batch)
+
+    def _prediction(self, row: np.ndarray, milliseconds: float) -> Prediction:
+        best = int(np.argmax(row))
+        return Prediction(
+            label=self.class_names[best],
+            confidence=float(row[best]),
+            probabilities={name: float(p) for name, p in zip(self.class_names, row, strict=True)},
+            model_version=self.version,
+            milliseconds=milliseconds,
+        )
+
+
+def load_classifier(
+    path: str | os.PathLike | None = None,
+    *,
+    models_dir: str | os.PathLike | None = None,
+    runtime: str | None = None,
+) -> Classifier:
+    """Load a model version (a folder, a version id, or None for the active one) once.
+
+    runtime: "litert" (default, fastest) or "keras"; $KIDNEYWEB_INFERENCE_RUNTIME
+    overrides the default.
+    """
+    version_dir = versions.resolve(path, root=versions.models_dir(models_dir))
+    metadata = versions.read_metadata(version_dir)
+    runtime = runtime or os.environ.get("KIDNEYWEB_INFERENCE_RUNTIME") or DEFAULT_RUNTIME
+    return Classifier(version_dir, make_runner(version_dir, runtime), metadata, runtime)

@@ -1,0 +1,110 @@
+"""The one function that turns an image file into model input.
+
+Training and serving both call :func:`load_image`, so the resize filter, the
+colour conversion and the scaling can never drift apart (the Streamlit demo
+trained with nearest-neighbour resizing and served with PIL's default filter).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from typing import BinaryIO
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+ACCEPTED_FORMATS = ("JPEG", "PNG")
+RESIZE_FILTER = Image.Resampling.BILINEAR
+DEFAULT_MAX_PIXELS = 50_000_000
+
+ImageSource = bytes | bytearray | memoryview | str | os.PathLike | BinaryIO
+
+
+class ImageError(ValueError):
+    """The file cannot be turned into model input."""
+
+
+class UnsupportedFormatError(ImageError):
+    """The file is not one of the accepted formats (JPEG, PNG)."""
+
+
+class CorruptImageError(ImageError):
+    """The file claims an accepted format but cannot be decoded."""
+
+
+class ImageTooLargeError(ImageError):
+    """The image has more pixels than allowed (decompression bomb guard)."""
+
+
+def open_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Open, verify and fully decode an accepted image; raise ImageError otherwise."""
+    data = _read_bytes(source)
+    if not data:
+        raise CorruptImageError("The file is empty.")
+    try:
+        with Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS) as probe:
+            image_format = probe.format
+            width, height = probe.size
+            probe.verify()
+    except UnidentifiedImageError as exc:
+        raise UnsupportedFormatError("Not a JPEG or PNG image.") from exc
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLargeError(f"The image has too many pixels: {exc}") from exc
+    except Exception as exc:  # Pillow raises many types for damaged files
+        raise CorruptImageError(f"The {_format_name(data)} file is damaged: {exc}") from exc
+    if width * height > max_pixels:
+        raise ImageTooLargeError(
+            f"The image has {width}x{height} pixels; the limit is {max_pixels:,} pixels."
+        )
+    try:
+        # verify() leaves the image unusable, so decode from a fresh handle.
+        image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+        image.load()
+    except Exception as exc:
+        raise CorruptImageError(f"The {image_format} file is damaged: {exc}") from exc
+    return image
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Convert any accepted mode (16-bit, palette, alpha, CMYK, grey) to 8-bit RGB."""
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        pixels = np.asarray(image, dtype=np.float64)
+        # 16-bit PNGs store 0..65535; scale the full range to 8 bits rather than clip.
+        top = 65535.0 if pixels.max(initial=0) > 255 else 255.0
+        image = Image.fromarray(np.clip(pixels / top * 255.0 + 0.5, 0, 255).astype(np.uint8))
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        # Transparent areas count as black, like the air around the body on a CT.
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+        image = Image.alpha_composite(background, rgba)
+    return image.convert("RGB")
+
+
+def to_array(image: Image.Image, image_size: int) -> np.ndarray:
+    """Resize an RGB image to a square model input, float32 in [0, 1]."""
+    resized = image.resize((image_size, image_size), RESIZE_FILTER)
+    return np.asarray(resized, dtype=np.float32) / 255.0
+
+
+def load_image(
+    source: ImageSource, image_size: int, *, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> np.ndarray:
+    """Bytes, a path or a file object -> float32 array (image_size, image_size, 3) in [0, 1]."""
+    return to_array(to_rgb(open_image(source, max_pixels=max_pixels)), image_size)
+
+
+def _read_bytes(source: ImageSource) -> bytes:
+    if isinstance(source, bytes | bytearray | memoryview):
+        return bytes(source)
+    if isinstance(source, str | os.PathLike):
+        try:
+            with open(source, "rb") as handle:
+                return handle.read()
+        except OSError as exc:
+            raise CorruptImageError(f"Cannot read {os.fspath(source)}: {exc.strerror}") from exc
+    return source.read()
+
+
+def _format_name(data: bytes) -> str:
+    return "PNG" if data.startswith(b"\x89PNG") else "JPEG"

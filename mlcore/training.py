@@ -1,0 +1,245 @@
+"""Train a model version: data -> tf.data pipeline -> fit -> honest evaluation -> artifact."""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from mlcore import data, versions
+from mlcore.evaluation import classification_report
+from mlcore.model import make_model
+from mlcore.preprocessing import RESIZE_FILTER
+
+AUTOTUNE = tf.data.AUTOTUNE
+MIN_IMAGES_PER_CLASS = 2
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class TrainConfig:
+    data_dir: Path
+    models_dir: Path
+    epochs: int = 40
+    batch_size: int = 32
+    alpha: float = 0.35
+    image_size: int = 96
+    weights: str = "none"
+    fine_tune_layers: int | None = None
+    head_units: tuple[int, ...] = (32,)
+    dropout: float = 0.2
+    val_fraction: float = 0.2
+    learning_rate: float = 2e-3
+    weight_decay: float = 1e-4
+    label_smoothing: float = 0.1
+    patience: int = 12
+    seed: int = 1
+    class_names: tuple[str, ...] = data.CLASS_NAMES
+    # XLA compiles the training step for tens of seconds before the first batch.
+    jit_compile: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class TrainResult:
+    version_dir: Path
+    metadata: dict
+
+
+def train(config: TrainConfig, log: Log = print) -> TrainResult:
+    """Train, evaluate on the held-out split and write an immutable version folder."""
+    keras.utils.set_random_seed(config.seed)
+    root = data.find_dataset_root(config.data_dir, config.class_names)
+    items = data.list_images(root, config.class_names)
+    counts = data.class_counts(items, config.class_names)
+    thin = [name for name, n in counts.items() if n < MIN_IMAGES_PER_CLASS]
+    if thin:
+        raise data.DatasetError(
+            f"Too few images in {', '.join(thin)} (need at least {MIN_IMAGES_PER_CLASS} each)."
+        )
+    split = data.split_by_number(items, config.val_fraction, num_classes=len(config.class_names))
+    log(f"Data: {root} ({len(split.train)} train, {len(split.validation)} validation images)")
+
+    train_set = data.decode_images(split.train, config.image_size)
+    val_set = data.decode_images(split.validation, config.image_size)
+    skipped = train_set.skipped + val_set.skipped
+    for path, reason in skipped:
+        log(f"Skipped {path}: {reason}")
+    if skipped:
+        log(f"Skipped {len(skipped)} unreadable image(s).")
+
+    model = make_model(
+        config.image_size,
+        len(config.class_names),
+        alpha=config.alpha,
+        weights=config.weights,
+        head_units=config.head_units,
+        dropout=config.dropout,
+        fine_tune_layers=config.fine_tune_layers,
+    )
+    steps_per_epoch = math.ceil(len(train_set.labels) / config.batch_size)
+    model.compile(
+        optimizer=keras.optimizers.AdamW(
+            _schedule(config, steps_per_epoch), weight_decay=config.weight_decay
+        ),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+        metrics=["accuracy"],
+        jit_compile=config.jit_compile,
+    )
+    has_validation = len(val_set.labels) > 0
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory() as scratch:
+        checkpoint = Path(scratch) / "best.keras"
+        history = model.fit(
+            make_dataset(train_set, config, training=True),
+            validation_data=make_dataset(val_set, config) if has_validation else None,
+            epochs=config.epochs,
+            class_weight=data.class_weights(train_set.labels, len(config.class_names)),
+            callbacks=_callbacks(config, checkpoint, has_validation, log),
+            shuffle=False,  # the pipeline shuffles, reproducibly, with the seed
+            verbose=0,
+        )
+        if checkpoint.exists():
+            model = keras.saving.load_model(checkpoint)
+    train_seconds = time.monotonic() - started
+
+    report = evaluate_arrays(model, val_set) if has_validation else None
+    metadata = {
+        "class_names": list(config.class_names),
+        "input_size": [config.image_size, config.image_size, 3],
+        "preprocessing": {
+            "function": "mlcore.preprocessing.load_image",
+            "color": "RGB",
+            "resize_filter": RESIZE_FILTER.name.lower(),
+            "scale": "[0, 1]",
+        },
+        "training": {
+            **{k: _jsonable(v) for k, v in asdict(config).items() if k != "models_dir"},
+            "epochs_run": len(history.history["loss"]),
+            "best_epoch": _best_epoch(history.history, has_validation),
+            "seconds": round(train_seconds, 1),
+            "history": {k: [round(float(v), 5) for v in vs] for k, vs in history.history.items()},
+        },
+        "dataset": {
+            "root": str(root),
+            "fingerprint": data.fingerprint(items),
+            "counts": counts,
+            "train_counts": data.class_counts(split.train, config.class_names),
+            "validation_counts": data.class_counts(split.validation, config.class_names),
+            "split": "per class, highest file numbers held out (contiguous block)",
+            "skipped": [{"path": str(p), "reason": r} for p, r in skipped],
+        },
+        "metrics": {"validation": report},
+    }
+    version_dir = versions.write_version(
+        config.models_dir, model, metadata, parity_images=val_set.images[:64], log=log
+    )
+    return TrainResult(version_dir, versions.read_metadata(version_dir))
+
+
+def make_dataset(decoded: data.DecodedImages, config: TrainConfig, *, training: bool = False):
+    """A batched tf.data pipeline with one-hot labels; augmented when training."""
+    labels = keras.utils.to_categorical(decoded.labels, len(config.class_names))
+    dataset = tf.data.Dataset.from_tensor_slices((decoded.images, labels))
+    if training:
+        augment = make_augmenter(config.seed)
+        dataset = dataset.shuffle(len(labels), seed=config.seed, reshuffle_each_iteration=True)
+        dataset = dataset.batch(config.batch_size).map(
+            lambda x, y: (augment(x, training=True), y), num_parallel_calls=AUTOTUNE
+        )
+    else:
+        dataset = dataset.batch(config.batch_size)
+    return dataset.prefetch(AUTOTUNE)
+
+
+def make_augmenter(seed: int) -> keras.Sequential:
+    """At least the demo's augmentation: rotation +-10 degrees, zoom +-10 %, horizontal flip."""
+    return keras.Sequential(
+        [
+            keras.layers.RandomFlip("horizontal", seed=seed),
+            keras.layers.RandomRotation(10 / 360, fill_mode="constant", seed=seed),
+            keras.layers.RandomZoom(0.1, fill_mode="constant", seed=seed),
+            keras.layers.RandomTranslation(0.05, 0.05, fill_mode="constant", seed=seed),
+        ],
+        name="augment",
+    )
+
+
+def evaluate_arrays(model: keras.Model, decoded: data.DecodedImages) -> dict:
+    probabilities = model.predict(decoded.images, batch_size=64, verbose=0)
+    class_names = [str(name) for name in _class_names_of(model, probabilities)]
+    return classification_report(decoded.labels, probabilities, class_names)
+
+
+def _class_names_of(model: keras.Model, probabilities: np.ndarray) -> tuple[str, ...]:
+    return data.CLASS_NAMES[: probabilities.shape[1]]
+
+
+def _schedule(config: TrainConfig, steps_per_epoch: int):
+    total = max(config.epochs * steps_per_epoch, 1)
+    warmup = min(2 * steps_per_epoch, total // 4)
+    return keras.optimizers.schedules.CosineDecay(
+        config.learning_rate / 10,
+        decay_steps=total - warmup,
+        warmup_target=config.learning_rate,
+        warmup_steps=warmup,
+    )
+
+
+def _callbacks(config: TrainConfig, checkpoint: Path, has_validation: bool, log: Log) -> list:
+    callbacks = [ProgressLog(config.epochs, log)]
+    if has_validation:
+        callbacks += [
+            keras.callbacks.ModelCheckpoint(
+                checkpoint, monitor="val_accuracy", save_best_only=True, mode="max"
+            ),
+            keras.callbacks.EarlyStopping(
+                monitor="val_accuracy", mode="max", patience=config.patience
+            ),
+        ]
+    return callbacks
+
+
+def _best_epoch(history: dict, has_validation: bool) -> int:
+    if not has_validation:
+        return len(history["loss"])
+    return int(np.argmax(history["val_accuracy"])) + 1
+
+
+def _jsonable(value):
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+class ProgressLog(keras.callbacks.Callback):
+    """One line per epoch: losses, accuracies, time and the estimated time left."""
+
+    def __init__(self, epochs: int, log: Log):
+        super().__init__()
+        self.epochs = epochs
+        self.log = log
+
+    def on_train_begin(self, logs=None):
+        self.started = time.monotonic()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        elapsed = time.monotonic() - self.started
+        eta = elapsed / (epoch + 1) * (self.epochs - epoch - 1)
+        parts = [f"epoch {epoch + 1}/{self.epochs}"]
+        for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+            if key in logs:
+                parts.append(f"{key} {logs[key]:.4f}")
+        parts.append(f"{elapsed:.0f}s elapsed, ETA {eta:.0f}s")
+        self.log(" - ".join(parts))

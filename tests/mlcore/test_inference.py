@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from factories import encode, synthetic_slice
+
+from mlcore import data, versions
+from mlcore.inference import Prediction, load_classifier
+from mlcore.preprocessing import UnsupportedFormatError
+
+
+@pytest.fixture(scope="module")
+def image_bytes() -> list[bytes]:
+    return [encode(synthetic_slice(label, 50 + label), "JPEG") for label in range(4)]
+
+
+def test_classify_returns_a_complete_prediction(tiny_version, image_bytes):
+    prediction = load_classifier(tiny_version).classify(image_bytes[0])
+
+    assert isinstance(prediction, Prediction)
+    assert set(prediction.probabilities) == {"Cyst", "Normal", "Stone", "Tumor"}
+    assert sum(prediction.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
+    assert prediction.label == max(prediction.probabilities, key=prediction.probabilities.get)
+    assert prediction.confidence == prediction.probabilities[prediction.label]
+    assert prediction.model_version == tiny_version.name
+    assert prediction.milliseconds > 0
+
+
+@pytest.mark.parametrize("runtime", ["litert", "keras"])
+def test_batch_gives_the_same_probabilities_as_single_images(tiny_version, image_bytes, runtime):
+    classifier = load_classifier(tiny_version, runtime=runtime)
+
+    batch = classifier.classify_batch(image_bytes)
+    singles = [classifier.classify(data) for data in image_bytes]
+
+    for one, many in zip(singles, batch, strict=True):
+        assert one.label == many.label
+        for name in one.probabilities:
+            assert one.probabilities[name] == pytest.approx(many.probabilities[name], abs=1e-5)
+
+
+def test_litert_and_keras_runtimes_agree(tiny_version, image_bytes):
+    fast = load_classifier(tiny_version, runtime="litert").classify_batch(image_bytes)
+    exact = load_classifier(tiny_version, runtime="keras").classify_batch(image_bytes)
+
+    for a, b in zip(fast, exact, strict=True):
+        diffs = [abs(a.probabilities[k] - b.probabilities[k]) for k in a.probabilities]
+        assert max(diffs) <= 1e-4
+
+
+def test_runtime_can_be_chosen_by_environment(tiny_version, monkeypatch):
+    monkeypatch.setenv("KIDNEYWEB_INFERENCE_RUNTIME", "keras")
+
+    assert load_classifier(tiny_version).runtime == "keras"
+
+
+def test_unknown_runtime_is_refused(tiny_version):
+    with pytest.raises(ValueError, match="Unknown inference runtime"):
+        load_classifier(tiny_version, runtime="onnx")
+
+
+def test_active_version_is_loaded_by_default(tiny_version):
+    versions.activate(tiny_version.name, tiny_version.parent)
+
+    classifier = load_classifier(models_dir=tiny_version.parent)
+
+    assert classifier.version == tiny_version.name
+    assert versions.active_version(tiny_version.parent) == tiny_version.name
+
+
+def test_no_active_version_is_a_clear_error(tmp_path):
+    with pytest.raises(versions.VersionError, match="No active model version"):
+        load_classifier(models_dir=tmp_path)
+
+
+def test_unknown_version_is_a_clear_error(tiny_version):
+    with pytest.raises(versions.VersionError, match="No model version nope"):
+        load_classifier("nope", models_dir=tiny_version.parent)
+
+
+def test_bad_image_raises_a_typed_error(tiny_version):
+    with pytest.raises(UnsupportedFormatError):
+        load_classifier(tiny_version).classify(b"GIF89a not for us")
+
+
+def test_empty_batch_gives_no_predictions(tiny_version):
+    assert load_classifier(tiny_version).classify_batch([]) == []
+
+
+def test_shipped_model_is_active_and_classifies(image_bytes):
+    classifier = load_classifier(models_dir=versions.DEFAULT_MODELS_DIR)
+
+    prediction = classifier.classify(image_bytes[2])
+
+    assert prediction.model_version == versions.active_version(versions.DEFAULT_MODELS_DIR)
+    assert classifier.runtime == "litert"
+    assert sum(prediction.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_shipped_model_reproduces_its_recorded_validation_metrics(sample_dir):
+    classifier = load_classifier(models_dir=versions.DEFAULT_MODELS_DIR)
+    recorded = classifier.metadata["metrics"]["validation"]
+    fraction = classifier.metadata["training"]["val_fraction"]
+    held_out = data.split_by_number(data.list_images(sample_dir), fraction).validation
+
+    predictions = classifier.classify_batch([item.path for item in held_out])
+
+    predicted = [classifier.class_names.index(p.label) for p in predictions]
+    true = [item.label for item in held_out]
+    matrix = np.zeros((4, 4), dtype=int)
+    np.add.at(matrix, (true, predicted), 1)
+    assert matrix.tolist() == recorded["confusion_matrix"]
