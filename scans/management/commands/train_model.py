@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from mlcore import data, versions
+from mlcore.model import WeightsUnavailableError
+from mlcore.training import TrainConfig, train
+
+
+class Command(BaseCommand):
+    help = (
+        "Train a new model version from a folder of class sub-folders (Cyst, Normal, "
+        "Stone, Tumor), evaluate it on a held-out split and write models/<version>/."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        source = parser.add_mutually_exclusive_group(required=True)
+        source.add_argument("--data-dir", type=Path, help="folder holding the class folders")
+        source.add_argument(
+            "--download", action="store_true", help=f"download {data.KAGGLE_DATASET} (kagglehub)"
+        )
+        defaults = TrainConfig(data_dir=Path(), models_dir=Path())
+        parser.add_argument("--epochs", type=_positive_int, default=defaults.epochs)
+        parser.add_argument("--batch-size", type=_positive_int, default=defaults.batch_size)
+        parser.add_argument("--alpha", type=float, default=defaults.alpha)
+        parser.add_argument("--image-size", type=_positive_int, default=defaults.image_size)
+        parser.add_argument(
+            "--weights",
+            default=defaults.weights,
+            help="'none' (from scratch), 'imagenet' (needs internet) or a local weights file",
+        )
+        parser.add_argument(
+            "--fine-tune-layers",
+            default="all",
+            help="how many of the base's last layers train: 'all' or a number (0 freezes it)",
+        )
+        parser.add_argument("--val-fraction", type=float, default=defaults.val_fraction)
+        parser.add_argument("--seed", type=int, default=defaults.seed)
+        parser.add_argument(
+            "--output", type=Path, default=None, help="models folder (default: MODELS_DIR)"
+        )
+        parser.add_argument(
+            "--activate", action="store_true", help="make the new version the active one"
+        )
+
+    def handle(self, *args, **options) -> None:
+        models_dir = options["output"] or Path(settings.MODELS_DIR)
+        try:
+            data_dir = data.download_dataset() if options["download"] else options["data_dir"]
+            config = TrainConfig(
+                data_dir=data_dir,
+                models_dir=models_dir,
+                epochs=options["epochs"],
+                batch_size=options["batch_size"],
+                alpha=options["alpha"],
+                image_size=options["image_size"],
+                weights=options["weights"],
+                fine_tune_layers=_fine_tune_layers(options["fine_tune_layers"]),
+                val_fraction=options["val_fraction"],
+                seed=options["seed"],
+            )
+            result = train(config, log=self.stdout.write)
+            if options["activate"]:
+                versions.activate(result.version_dir.name, models_dir)
+        except (data.DatasetError, versions.VersionError, WeightsUnavailableError) as exc:
+            raise CommandError(str(exc)) from exc
+        except ValueError as exc:
+            raise CommandError(f"Invalid option: {exc}") from exc
+        self._summary(result, activated=options["activate"])
+
+    def _summary(self, result, *, activated: bool) -> None:
+        metadata = result.metadata
+        self.stdout.write(f"Version {metadata['version']} written to {result.version_dir}")
+        report = metadata["metrics"]["validation"]
+        if report:
+            recalls = ", ".join(
+                f"{name} {scores['recall']:.1%}" for name, scores in report["per_class"].items()
+            )
+            self.stdout.write(
+                f"Validation accuracy {report['accuracy']:.1%} on {report['n_images']} "
+                f"held-out images; recall: {recalls}"
+            )
+        else:
+            self.stdout.write("No validation split (--val-fraction 0): nothing was evaluated.")
+        if activated:
+            self.stdout.write(self.style.SUCCESS(f"Version {metadata['version']} is now active."))
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError("must be at least 1")
+    return number
+
+
+def _fine_tune_layers(value: str) -> int | None:
+    if value == "all":
+        return None
+    if not value.isdigit():
+        raise ValueError(f"--fine-tune-layers takes 'all' or a number, not {value!r}")
+    return int(value)

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from mlcore import versions
+
+
+def test_train_model_writes_an_active_version_and_prints_a_summary(dataset_dir, tmp_path, capsys):
+    models = tmp_path / "models"
+
+    call_command(
+        "train_model",
+        "--data-dir", str(dataset_dir),
+        "--epochs", "1",
+        "--batch-size", "8",
+        "--image-size", "32",
+        "--val-fraction", "0.34",
+        "--seed", "3",
+        "--output", str(models),
+        "--activate",
+    )  # fmt: skip
+
+    out = capsys.readouterr().out
+    version = versions.active_version(models)
+    metadata = json.loads((models / version / "metadata.json").read_text())
+    assert metadata["training"]["seed"] == 3
+    assert metadata["training"]["batch_size"] == 8
+    assert f"Version {version} written to" in out
+    assert "Validation accuracy" in out and "on 8 held-out images; recall: Cyst" in out
+    assert f"Version {version} is now active." in out
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--data-dir", "/no/such/folder"], "Data folder /no/such/folder does not exist."),
+        (["--data-dir", "{empty}"], "No folder under"),
+        (["--data-dir", "{data}", "--val-fraction", "1.5"], "validation fraction"),
+        (["--data-dir", "{data}", "--weights", "/no/weights.h5"], "does not exist"),
+        (["--data-dir", "{data}", "--fine-tune-layers", "some"], "'all' or a number"),
+    ],
+)
+def test_bad_arguments_give_one_clear_error(arguments, message, dataset_dir, tmp_path):
+    (tmp_path / "empty").mkdir()
+    arguments = [a.format(empty=tmp_path / "empty", data=dataset_dir) for a in arguments] + [
+        "--output",
+        str(tmp_path / "models"),
+        "--epochs",
+        "1",
+    ]
+
+    with pytest.raises(CommandError, match=message):
+        call_command("train_model", *arguments)
+    assert versions.list_versions(tmp_path / "models") == []
+
+
+def test_download_offline_is_one_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("KAGGLEHUB_CACHE", str(tmp_path))
+    monkeypatch.setenv("KAGGLE_API_ENVIRONMENT", "TEST")
+
+    with pytest.raises(CommandError, match="internet connection"):
+        call_command("train_model", "--download", "--output", str(tmp_path / "models"))
+
+
+def test_command_line_errors_exit_non_zero_without_a_traceback(tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "train_model", "--data-dir", str(tmp_path / "none")],
+        capture_output=True,
+        text=True,
+        env={"DJANGO_SECRET_KEY": "x", "PATH": "/usr/bin:/bin"},
+        check=False,
+    )
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"CommandError: Data folder {tmp_path / 'none'} does not exist."
+    )
+    assert "Traceback" not in result.stderr
