@@ -1,6 +1,6 @@
 PYTHON := .venv/bin/python
 
-.PHONY: run test lint format
+.PHONY: run test lint format bench
 
 # Reinstalls whenever a requirements file is newer than the stamp.
 .venv/.installed: requirements.txt requirements-dev.txt
@@ -28,3 +28,6 @@ lint: .venv
 format: .venv
 	$(PYTHON) -m ruff check --fix .
 	$(PYTHON) -m ruff format .
+
+bench: .venv
+	PYTHONPATH=. $(PYTHON) bench/inference.py

@@ -47,7 +47,7 @@ class DecodedImages:
 
 def find_dataset_root(path: str | os.PathLike, class_names: Sequence[str] = CLASS_NAMES) -> Path:
     """Walk down from ``path`` to the first folder that holds every class folder."""
-    start = Path(path)
+    start = Path(path).resolve()
     if not start.is_dir():
         raise DatasetError(f"Data folder {start} does not exist.")
     wanted = set(class_names)

@@ -6,7 +6,7 @@ import math
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import keras
@@ -31,7 +31,7 @@ class TrainConfig:
     epochs: int = 40
     batch_size: int = 32
     alpha: float = 0.35
-    image_size: int = 96
+    image_size: int = 128  # stones are a few pixels wide: 96 px lost them (recall 0 %)
     weights: str = "none"
     fine_tune_layers: int | None = None
     head_units: tuple[int, ...] = (32,)
@@ -42,10 +42,10 @@ class TrainConfig:
     label_smoothing: float = 0.1
     patience: int = 12
     seed: int = 1
+    ensemble: int = 1
     class_names: tuple[str, ...] = data.CLASS_NAMES
     # XLA compiles the training step for tens of seconds before the first batch.
     jit_compile: bool = False
-    extra: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -55,8 +55,11 @@ class TrainResult:
 
 
 def train(config: TrainConfig, log: Log = print) -> TrainResult:
-    """Train, evaluate on the held-out split and write an immutable version folder."""
-    keras.utils.set_random_seed(config.seed)
+    """Train, evaluate on the held-out split and write an immutable version folder.
+
+    With ``config.ensemble`` > 1, that many members are trained with seeds
+    seed, seed+1, ... and the version averages their probabilities.
+    """
     root = data.find_dataset_root(config.data_dir, config.class_names)
     items = data.list_images(root, config.class_names)
     counts = data.class_counts(items, config.class_names)
@@ -76,6 +79,59 @@ def train(config: TrainConfig, log: Log = print) -> TrainResult:
     if skipped:
         log(f"Skipped {len(skipped)} unreadable image(s).")
 
+    started = time.monotonic()
+    members, member_records = [], []
+    for seed in range(config.seed, config.seed + config.ensemble):
+        if config.ensemble > 1:
+            log(f"Ensemble member {len(members) + 1}/{config.ensemble} (seed {seed})")
+        model, history = fit_member(config, seed, train_set, val_set, log)
+        members.append(model)
+        member_records.append(_member_record(seed, history, model, val_set, config))
+    model = members[0] if len(members) == 1 else make_ensemble(members)
+    train_seconds = time.monotonic() - started
+
+    has_validation = len(val_set.labels) > 0
+    report = evaluate_arrays(model, val_set, config.class_names) if has_validation else None
+    metadata = {
+        "class_names": list(config.class_names),
+        "input_size": [config.image_size, config.image_size, 3],
+        "preprocessing": {
+            "function": "mlcore.preprocessing.load_image",
+            "color": "RGB",
+            "resize_filter": RESIZE_FILTER.name.lower(),
+            "scale": "[0, 1]",
+        },
+        "training": {
+            **{k: _jsonable(v) for k, v in asdict(config).items() if k != "models_dir"},
+            "seconds": round(train_seconds, 1),
+            "members": member_records,
+        },
+        "dataset": {
+            "root": str(root),
+            "fingerprint": data.fingerprint(items),
+            "counts": counts,
+            "train_counts": data.class_counts(split.train, config.class_names),
+            "validation_counts": data.class_counts(split.validation, config.class_names),
+            "split": "per class, highest file numbers held out (contiguous block)",
+            "skipped": [{"path": str(p), "reason": r} for p, r in skipped],
+        },
+        "metrics": {"validation": report},
+    }
+    version_dir = versions.write_version(
+        config.models_dir, model, metadata, parity_images=val_set.images[:64], log=log
+    )
+    return TrainResult(version_dir, versions.read_metadata(version_dir))
+
+
+def fit_member(
+    config: TrainConfig,
+    seed: int,
+    train_set: data.DecodedImages,
+    val_set: data.DecodedImages,
+    log: Log,
+) -> tuple[keras.Model, dict]:
+    """Train one network; returns the best checkpoint by validation accuracy and the history."""
+    keras.utils.set_random_seed(seed)
     model = make_model(
         config.image_size,
         len(config.class_names),
@@ -95,11 +151,10 @@ def train(config: TrainConfig, log: Log = print) -> TrainResult:
         jit_compile=config.jit_compile,
     )
     has_validation = len(val_set.labels) > 0
-    started = time.monotonic()
     with tempfile.TemporaryDirectory() as scratch:
         checkpoint = Path(scratch) / "best.keras"
         history = model.fit(
-            make_dataset(train_set, config, training=True),
+            make_dataset(train_set, config, seed=seed, training=True),
             validation_data=make_dataset(val_set, config) if has_validation else None,
             epochs=config.epochs,
             class_weight=data.class_weights(train_set.labels, len(config.class_names)),
@@ -109,49 +164,29 @@ def train(config: TrainConfig, log: Log = print) -> TrainResult:
         )
         if checkpoint.exists():
             model = keras.saving.load_model(checkpoint)
-    train_seconds = time.monotonic() - started
-
-    report = evaluate_arrays(model, val_set) if has_validation else None
-    metadata = {
-        "class_names": list(config.class_names),
-        "input_size": [config.image_size, config.image_size, 3],
-        "preprocessing": {
-            "function": "mlcore.preprocessing.load_image",
-            "color": "RGB",
-            "resize_filter": RESIZE_FILTER.name.lower(),
-            "scale": "[0, 1]",
-        },
-        "training": {
-            **{k: _jsonable(v) for k, v in asdict(config).items() if k != "models_dir"},
-            "epochs_run": len(history.history["loss"]),
-            "best_epoch": _best_epoch(history.history, has_validation),
-            "seconds": round(train_seconds, 1),
-            "history": {k: [round(float(v), 5) for v in vs] for k, vs in history.history.items()},
-        },
-        "dataset": {
-            "root": str(root),
-            "fingerprint": data.fingerprint(items),
-            "counts": counts,
-            "train_counts": data.class_counts(split.train, config.class_names),
-            "validation_counts": data.class_counts(split.validation, config.class_names),
-            "split": "per class, highest file numbers held out (contiguous block)",
-            "skipped": [{"path": str(p), "reason": r} for p, r in skipped],
-        },
-        "metrics": {"validation": report},
-    }
-    version_dir = versions.write_version(
-        config.models_dir, model, metadata, parity_images=val_set.images[:64], log=log
-    )
-    return TrainResult(version_dir, versions.read_metadata(version_dir))
+    return model, history.history
 
 
-def make_dataset(decoded: data.DecodedImages, config: TrainConfig, *, training: bool = False):
+def make_ensemble(members: list[keras.Model]) -> keras.Model:
+    """One model that averages the members' probabilities (one file, one forward pass)."""
+    inputs = keras.Input(members[0].input_shape[1:], name="image")
+    outputs = []
+    for index, member in enumerate(members):
+        member.name = f"member_{index}"
+        outputs.append(member(inputs))
+    average = keras.layers.Average(name="probabilities")(outputs)
+    return keras.Model(inputs, average, name="kidney_ensemble")
+
+
+def make_dataset(
+    decoded: data.DecodedImages, config: TrainConfig, *, seed: int = 0, training: bool = False
+):
     """A batched tf.data pipeline with one-hot labels; augmented when training."""
     labels = keras.utils.to_categorical(decoded.labels, len(config.class_names))
     dataset = tf.data.Dataset.from_tensor_slices((decoded.images, labels))
     if training:
-        augment = make_augmenter(config.seed)
-        dataset = dataset.shuffle(len(labels), seed=config.seed, reshuffle_each_iteration=True)
+        augment = make_augmenter(seed)
+        dataset = dataset.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
         dataset = dataset.batch(config.batch_size).map(
             lambda x, y: (augment(x, training=True), y), num_parallel_calls=AUTOTUNE
         )
@@ -173,14 +208,25 @@ def make_augmenter(seed: int) -> keras.Sequential:
     )
 
 
-def evaluate_arrays(model: keras.Model, decoded: data.DecodedImages) -> dict:
+def evaluate_arrays(
+    model: keras.Model, decoded: data.DecodedImages, class_names: tuple[str, ...]
+) -> dict:
     probabilities = model.predict(decoded.images, batch_size=64, verbose=0)
-    class_names = [str(name) for name in _class_names_of(model, probabilities)]
     return classification_report(decoded.labels, probabilities, class_names)
 
 
-def _class_names_of(model: keras.Model, probabilities: np.ndarray) -> tuple[str, ...]:
-    return data.CLASS_NAMES[: probabilities.shape[1]]
+def _member_record(
+    seed: int, history: dict, model: keras.Model, val_set, config: TrainConfig
+) -> dict:
+    has_validation = len(val_set.labels) > 0
+    report = evaluate_arrays(model, val_set, config.class_names) if has_validation else None
+    return {
+        "seed": seed,
+        "epochs_run": len(history["loss"]),
+        "best_epoch": _best_epoch(history, has_validation),
+        "validation": report,
+        "history": {k: [round(float(v), 5) for v in vs] for k, vs in history.items()},
+    }
 
 
 def _schedule(config: TrainConfig, steps_per_epoch: int):

@@ -42,20 +42,32 @@ def dataset_dir(tmp_path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_version(tmp_path_factory) -> Path:
-    """A real model version trained for one epoch on tiny synthetic data (shared, read-only)."""
+def tiny_training(tmp_path_factory):
+    """One real training run, one epoch on tiny synthetic data with one broken file.
+
+    Returns the TrainResult and the lines it logged; shared by the whole session, so
+    tests must not change what it wrote.
+    """
     from mlcore.training import TrainConfig, train
 
     base = tmp_path_factory.mktemp("tiny")
+    data_dir = write_dataset(base / "data")
+    (data_dir / "Stone" / "Stone- (3).jpg").write_bytes(b"\xff\xd8\xff garbage")
     config = TrainConfig(
-        data_dir=write_dataset(base / "data"),
+        data_dir=data_dir,
         models_dir=base / "models",
         epochs=1,
         batch_size=8,
         image_size=32,
         val_fraction=0.34,
     )
-    return train(config, log=lambda line: None).version_dir
+    lines: list[str] = []
+    return train(config, log=lines.append), lines
+
+
+@pytest.fixture(scope="session")
+def tiny_version(tiny_training) -> Path:
+    return tiny_training[0].version_dir
 
 
 @pytest.fixture

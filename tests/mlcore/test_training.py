@@ -23,8 +23,8 @@ def test_one_epoch_writes_a_complete_loadable_version(tiny_version):
     assert metadata["class_names"] == ["Cyst", "Normal", "Stone", "Tumor"]
     assert metadata["input_size"] == [32, 32, 3]
     assert metadata["preprocessing"]["resize_filter"] == "bilinear"
-    assert metadata["training"]["epochs_run"] == 1
     assert metadata["training"]["seed"] == 1
+    assert [m["epochs_run"] for m in metadata["training"]["members"]] == [1]
     assert metadata["dataset"]["counts"] == {"Cyst": 6, "Normal": 6, "Stone": 6, "Tumor": 6}
     assert metadata["dataset"]["validation_counts"] == {
         "Cyst": 2,
@@ -53,16 +53,18 @@ def test_saved_metrics_are_the_model_evaluated_on_the_held_out_images(tiny_versi
     assert report["accuracy"] == pytest.approx(correct / len(held_out))
 
 
-def test_training_skips_unreadable_images_and_records_them(dataset_dir, tmp_path):
-    (dataset_dir / "Stone" / "Stone- (3).jpg").write_bytes(b"\xff\xd8\xff garbage")
-    config = TrainConfig(dataset_dir, tmp_path / "models", epochs=1, batch_size=8, image_size=32)
-    lines = []
-
-    result = train(config, log=lines.append)
+def test_training_skips_unreadable_images_and_records_them(tiny_training):
+    result, lines = tiny_training
 
     skipped = result.metadata["dataset"]["skipped"]
     assert [entry["path"].endswith("Stone- (3).jpg") for entry in skipped] == [True]
+    assert result.metadata["dataset"]["counts"]["Stone"] == 6
     assert "Skipped 1 unreadable image(s)." in lines
+
+
+def test_training_logs_progress_with_an_eta(tiny_training):
+    _, lines = tiny_training
+
     assert any(line.startswith("epoch 1/1 - loss") and "ETA" in line for line in lines)
 
 
@@ -85,12 +87,29 @@ def test_augmentation_is_reproducible_with_a_seed_and_keeps_shape():
     assert not np.array_equal(first, images)
 
 
-def test_versions_are_never_overwritten(tiny_version):
-    model = keras.saving.load_model(tiny_version / "model.keras")
-    images = np.zeros((1, 32, 32, 3), "float32")
+def test_versions_are_never_overwritten(tmp_path):
+    inputs = keras.Input((4, 4, 3))
+    model = keras.Model(inputs, keras.layers.Dense(4, activation="softmax")(inputs))
+    images = np.zeros((1, 4, 4, 3), "float32")
 
-    first = versions.write_version(tiny_version.parent, model, {}, parity_images=images)
-    second = versions.write_version(tiny_version.parent, model, {}, parity_images=images)
+    first = versions.write_version(tmp_path, model, {}, parity_images=images)
+    second = versions.write_version(tmp_path, model, {}, parity_images=images)
 
     assert first != second
-    assert first.name != tiny_version.name
+    assert versions.list_versions(tmp_path) == sorted([first.name, second.name])
+
+
+def test_ensemble_averages_members_trained_with_consecutive_seeds(dataset_dir, tmp_path):
+    config = TrainConfig(
+        dataset_dir, tmp_path / "models", epochs=1, batch_size=8, image_size=32, ensemble=2, seed=5
+    )
+
+    result = train(config, log=lambda line: None)
+
+    members = result.metadata["training"]["members"]
+    assert [m["seed"] for m in members] == [5, 6]
+    model = keras.saving.load_model(result.version_dir / "model.keras")
+    images = np.random.default_rng(0).random((3, 32, 32, 3)).astype("float32")
+    parts = [np.asarray(model.get_layer(f"member_{i}")(images)) for i in range(2)]
+    assert np.allclose(np.asarray(model(images)), np.mean(parts, axis=0), atol=1e-6)
+    assert result.metadata["runtimes"]["litert"]["max_abs_diff_vs_keras"] <= 1e-4

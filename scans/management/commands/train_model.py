@@ -40,6 +40,12 @@ class Command(BaseCommand):
         parser.add_argument("--val-fraction", type=float, default=defaults.val_fraction)
         parser.add_argument("--seed", type=int, default=defaults.seed)
         parser.add_argument(
+            "--ensemble",
+            type=_positive_int,
+            default=defaults.ensemble,
+            help="train N networks (seeds seed..seed+N-1) and average them",
+        )
+        parser.add_argument(
             "--output", type=Path, default=None, help="models folder (default: MODELS_DIR)"
         )
         parser.add_argument(
@@ -61,6 +67,7 @@ class Command(BaseCommand):
                 fine_tune_layers=_fine_tune_layers(options["fine_tune_layers"]),
                 val_fraction=options["val_fraction"],
                 seed=options["seed"],
+                ensemble=options["ensemble"],
             )
             result = train(config, log=self.stdout.write)
             if options["activate"]:
@@ -83,6 +90,12 @@ class Command(BaseCommand):
                 f"Validation accuracy {report['accuracy']:.1%} on {report['n_images']} "
                 f"held-out images; recall: {recalls}"
             )
+            members = metadata["training"]["members"]
+            if len(members) > 1:
+                spread = ", ".join(
+                    f"seed {m['seed']} {m['validation']['accuracy']:.1%}" for m in members
+                )
+                self.stdout.write(f"Ensemble members alone: {spread}")
         else:
             self.stdout.write("No validation split (--val-fraction 0): nothing was evaluated.")
         if activated:
