@@ -26,7 +26,7 @@ def test_default_model_is_the_demo_architecture():
 def test_batch_norm_statistics_follow_training_quickly():
     model = make_model(weights="none")
 
-    assert {layer.momentum for layer in _batch_norms(model)} == {0.99}
+    assert {layer.momentum for layer in _batch_norms(model)} == {0.9}
 
 
 def test_output_is_a_probability_distribution():

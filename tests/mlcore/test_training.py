@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 
 from mlcore import data, versions
 from mlcore.inference import load_classifier
-from mlcore.training import TrainConfig, make_augmenter, train
+from mlcore.training import PreciseBatchNormValidation, TrainConfig, make_augmenter, train
 
 
 def test_one_epoch_writes_a_complete_loadable_version(tiny_version):
@@ -113,3 +114,30 @@ def test_ensemble_averages_members_trained_with_consecutive_seeds(dataset_dir, t
     parts = [np.asarray(model.get_layer(f"member_{i}")(images)) for i in range(2)]
     assert np.allclose(np.asarray(model(images)), np.mean(parts, axis=0), atol=1e-6)
     assert result.metadata["runtimes"]["litert"]["max_abs_diff_vs_keras"] <= 1e-4
+
+
+def test_logged_validation_is_that_of_the_saved_checkpoint(tiny_training):
+    result, _ = tiny_training
+    member = result.metadata["training"]["members"][0]
+
+    logged = member["history"]["val_accuracy"][member["best_epoch"] - 1]
+
+    assert logged == pytest.approx(result.metadata["metrics"]["validation"]["accuracy"], abs=1e-5)
+
+
+def test_batch_norm_statistics_are_recomputed_from_one_large_batch():
+    inputs = keras.Input((4, 4, 3))
+    norm = keras.layers.BatchNormalization(momentum=0.9)
+    model = keras.Model(inputs, keras.layers.Flatten()(norm(inputs)))
+    images = np.random.default_rng(1).normal(5.0, 2.0, (64, 4, 4, 3)).astype("float32")
+    decoded = data.DecodedImages(images, np.zeros(64, dtype=np.int64), [])
+    config = TrainConfig(Path(), Path(), class_names=("a",))
+    callback = PreciseBatchNormValidation(decoded, decoded, config, seed=0, batch=64)
+    callback.set_model(model)
+    callback.augment = lambda images, training: images  # exact statistics expected
+
+    callback.recompute_statistics()
+
+    assert np.allclose(norm.moving_mean, images.mean(axis=(0, 1, 2)), atol=1e-4)
+    assert np.allclose(norm.moving_variance, images.var(axis=(0, 1, 2)), rtol=1e-3)
+    assert norm.momentum == 0.9
