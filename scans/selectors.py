@@ -1,19 +1,19 @@
 from __future__ import annotations
 
-import json
 from pathlib import Path
+
+from mlcore import versions
 
 
 def active_model_version(*, models_dir: Path) -> dict | None:
     """The metadata of the model named in models_dir/ACTIVE, or None if none is active.
 
-    Reads plain files so that a page can show the model without loading TensorFlow.
+    Reads plain files (no TensorFlow), so a page can show the model cheaply.
     """
-    try:
-        version = (models_dir / "ACTIVE").read_text().strip()
-        if not version:
-            return None
-        metadata = json.loads((models_dir / version / "metadata.json").read_text())
-    except FileNotFoundError:
+    version = versions.active_version(models_dir)
+    if version is None:
         return None
-    return {**metadata, "version": version}
+    try:
+        return versions.read_metadata(versions.resolve(version, root=models_dir))
+    except versions.VersionError:
+        return None

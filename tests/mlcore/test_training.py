@@ -141,3 +141,23 @@ def test_batch_norm_statistics_are_recomputed_from_one_large_batch():
     assert np.allclose(norm.moving_mean, images.mean(axis=(0, 1, 2)), atol=1e-4)
     assert np.allclose(norm.moving_variance, images.var(axis=(0, 1, 2)), rtol=1e-3)
     assert norm.momentum == 0.9
+
+
+def test_same_seed_trains_the_same_weights(tiny_training, tmp_path):
+    result, _ = tiny_training
+    settings = result.metadata["training"]
+    config = TrainConfig(
+        Path(result.metadata["dataset"]["root"]),
+        tmp_path,
+        epochs=settings["epochs"],
+        batch_size=settings["batch_size"],
+        image_size=settings["image_size"],
+        val_fraction=settings["val_fraction"],
+        seed=settings["seed"],
+    )
+
+    again = train(config, log=lambda line: None)
+
+    first = keras.saving.load_model(result.version_dir / "model.keras").get_weights()
+    second = keras.saving.load_model(again.version_dir / "model.keras").get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))

@@ -25,9 +25,12 @@ def test_home_says_the_platform_is_running(client, alice, settings, tmp_path):
 
 def test_home_shows_the_active_model_version(client, alice, settings, tmp_path):
     (tmp_path / "20250101-120000").mkdir()
-    (tmp_path / "20250101-120000" / "metadata.json").write_text(json.dumps({"epochs": 3}))
+    (tmp_path / "20250101-120000" / "metadata.json").write_text(
+        json.dumps({"version": "20250101-120000", "metrics": {"validation": {"accuracy": 0.9}}})
+    )
     (tmp_path / "ACTIVE").write_text("20250101-120000\n")
     settings.MODELS_DIR = tmp_path
     client.force_login(alice)
     response = client.get(reverse("home"))
     assert b"Version <strong>20250101-120000</strong>" in response.content
+    assert b"90% accuracy on held-out slices" in response.content
