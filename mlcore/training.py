@@ -40,6 +40,12 @@ class TrainConfig:
     learning_rate: float = 2e-3
     weight_decay: float = 1e-4
     label_smoothing: float = 0.1
+    # Augmentation; at least the demo's (rotation 10 degrees, zoom 10 %, horizontal flip).
+    rotation: float = 10.0
+    zoom: float = 0.1
+    translation: float = 0.05
+    contrast: float = 0.0
+    brightness: float = 0.0
     patience: int = 12
     seed: int = 1
     ensemble: int = 1
@@ -185,7 +191,7 @@ def make_dataset(
     labels = keras.utils.to_categorical(decoded.labels, len(config.class_names))
     dataset = tf.data.Dataset.from_tensor_slices((decoded.images, labels))
     if training:
-        augment = make_augmenter(seed)
+        augment = make_augmenter(seed, config)
         dataset = dataset.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
         dataset = dataset.batch(config.batch_size).map(
             lambda x, y: (augment(x, training=True), y), num_parallel_calls=AUTOTUNE
@@ -195,17 +201,24 @@ def make_dataset(
     return dataset.prefetch(AUTOTUNE)
 
 
-def make_augmenter(seed: int) -> keras.Sequential:
-    """At least the demo's augmentation: rotation +-10 degrees, zoom +-10 %, horizontal flip."""
-    return keras.Sequential(
-        [
-            keras.layers.RandomFlip("horizontal", seed=seed),
-            keras.layers.RandomRotation(10 / 360, fill_mode="constant", seed=seed),
-            keras.layers.RandomZoom(0.1, fill_mode="constant", seed=seed),
-            keras.layers.RandomTranslation(0.05, 0.05, fill_mode="constant", seed=seed),
-        ],
-        name="augment",
-    )
+def make_augmenter(seed: int, config: TrainConfig | None = None) -> keras.Sequential:
+    """Flip, rotate, zoom, shift, then contrast and brightness, as configured."""
+    config = config or TrainConfig(Path(), Path())
+    layers = [
+        keras.layers.RandomFlip("horizontal", seed=seed),
+        keras.layers.RandomRotation(config.rotation / 360, fill_mode="constant", seed=seed),
+        keras.layers.RandomZoom(config.zoom, fill_mode="constant", seed=seed),
+        keras.layers.RandomTranslation(
+            config.translation, config.translation, fill_mode="constant", seed=seed
+        ),
+    ]
+    if config.contrast:
+        layers.append(keras.layers.RandomContrast(config.contrast, seed=seed))
+    if config.brightness:
+        layers.append(
+            keras.layers.RandomBrightness(config.brightness, value_range=(0, 1), seed=seed)
+        )
+    return keras.Sequential(layers, name="augment")
 
 
 def evaluate_arrays(
@@ -296,7 +309,7 @@ class PreciseBatchNormValidation(keras.callbacks.Callback):
         picked = rng.permutation(len(train_set.labels))[:batch]
         self.calibration = train_set.images[picked]
         self.val_set = val_set
-        self.augment = make_augmenter(seed + 1)
+        self.augment = make_augmenter(seed + 1, config)
         self.num_classes = len(config.class_names)
         self.label_smoothing = config.label_smoothing
 
