@@ -169,7 +169,8 @@ def fit_member(
             verbose=0,
         )
         if checkpoint.exists():
-            model = keras.saving.load_model(checkpoint)
+            # Without compile: the optimizer state would otherwise be saved with the version.
+            model = keras.saving.load_model(checkpoint, compile=False)
     return model, history.history
 
 
