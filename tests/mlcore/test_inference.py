@@ -110,3 +110,27 @@ def test_shipped_model_reproduces_its_recorded_validation_metrics(sample_dir):
     matrix = np.zeros((4, 4), dtype=int)
     np.add.at(matrix, (true, predicted), 1)
     assert matrix.tolist() == recorded["confusion_matrix"]
+
+
+def test_flip_averaging_versions_average_the_image_and_its_mirror(tiny_version, image_bytes):
+    classifier = load_classifier(tiny_version, runtime="keras")
+    array = classifier.preprocess(image_bytes[1])[None]
+    model = classifier._runner.model
+
+    prediction = classifier.classify(image_bytes[1])
+
+    assert classifier.flip_averaging is True
+    expected = (np.asarray(model(array)) + np.asarray(model(array[:, :, ::-1]))) / 2
+    served = [prediction.probabilities[name] for name in classifier.class_names]
+    assert np.allclose(served, expected[0], atol=1e-6)
+
+
+def test_versions_without_flip_averaging_read_each_image_once(tiny_version, image_bytes):
+    classifier = load_classifier(tiny_version, runtime="keras")
+    classifier.flip_averaging = False
+    array = classifier.preprocess(image_bytes[1])[None]
+
+    prediction = classifier.classify(image_bytes[1])
+
+    served = [prediction.probabilities[name] for name in classifier.class_names]
+    assert np.allclose(served, np.asarray(classifier._runner.model(array))[0], atol=1e-6)
