@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,8 +71,7 @@ class Classifier:
         """
         if not self.flip_averaging:
             return self._runner(batch)
-        both = self._runner(np.concatenate([batch, batch[:, :, ::-1]]))
-        return (both[: len(batch)] + both[len(batch) :]) / 2
+        return average_with_mirror(self._runner, batch)
 
     def _prediction(self, row: np.ndarray, milliseconds: float) -> Prediction:
         best = int(np.argmax(row))
@@ -83,6 +82,14 @@ class Classifier:
             model_version=self.version,
             milliseconds=milliseconds,
         )
+
+
+def average_with_mirror(
+    forward: Callable[[np.ndarray], np.ndarray], batch: np.ndarray
+) -> np.ndarray:
+    """Mean of the probabilities for each image and its left-right mirror image."""
+    both = forward(np.concatenate([batch, batch[:, :, ::-1]]))
+    return (both[: len(batch)] + both[len(batch) :]) / 2
 
 
 def load_classifier(

@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from mlcore import data, versions
 from mlcore.evaluation import classification_report
+from mlcore.inference import average_with_mirror
 from mlcore.model import make_model
 from mlcore.preprocessing import RESIZE_FILTER
 
@@ -228,10 +229,14 @@ def make_augmenter(seed: int, config: TrainConfig | None = None) -> keras.Sequen
 
 def evaluate_arrays(model: keras.Model, decoded: data.DecodedImages, config: TrainConfig) -> dict:
     """Metrics as the version will serve: with flip averaging when configured."""
-    probabilities = model.predict(decoded.images, batch_size=64, verbose=0)
+
+    def forward(images: np.ndarray) -> np.ndarray:
+        return model.predict(images, batch_size=64, verbose=0)
+
     if config.flip_averaging:
-        mirrored = model.predict(decoded.images[:, :, ::-1], batch_size=64, verbose=0)
-        probabilities = (probabilities + mirrored) / 2
+        probabilities = average_with_mirror(forward, decoded.images)
+    else:
+        probabilities = forward(decoded.images)
     return classification_report(decoded.labels, probabilities, config.class_names)
 
 
