@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import threading
 from pathlib import Path
 from typing import Protocol
@@ -73,7 +74,10 @@ def make_runner(version_dir: Path, runtime: str) -> Runner:
             raise FileNotFoundError(
                 f"{version_dir.name} has no {LITERT_FILE}; use the keras runtime for it."
             )
-        return LiteRTRunner(path)
+        # All cores by default (measured: 2.4 ms instead of 3.1 ms for an image and its
+        # mirror); a worker running several processes should set fewer.
+        threads = int(os.environ.get("KIDNEYWEB_INFERENCE_THREADS") or os.cpu_count() or 1)
+        return LiteRTRunner(path, num_threads=threads)
     return KerasRunner(version_dir / KERAS_FILE)
 
 
