@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from mlcore import data
+
 
 def confusion_matrix(true: np.ndarray, predicted: np.ndarray, num_classes: int) -> np.ndarray:
     """Rows are the true class, columns the predicted class."""
@@ -49,8 +51,6 @@ def _ratio(numerator: float, denominator: float) -> float:
 
 def evaluate_folder(classifier, data_dir, *, batch_size: int = 64) -> dict:
     """Classify every image of a class-folder tree; unreadable images are counted apart."""
-    from mlcore import data
-
     root = data.find_dataset_root(data_dir, classifier.class_names)
     items = data.list_images(root, classifier.class_names)
     labels, chunks, skipped = [], [], []

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mlcore.runtime import KERAS_FILE, LITERT_FILE, LiteRTRunner
+from mlcore.runtime import KERAS_FILE, LITERT_FILE, LiteRTRunner, export_litert
 
 METADATA_FILE = "metadata.json"
 ACTIVE_FILE = "ACTIVE"
@@ -126,8 +126,6 @@ def _free_version_id(root: Path, stem: str) -> str:
 
 def _export_checked(model, folder: Path, images: np.ndarray, log) -> dict:
     """Export to LiteRT and keep it only if it agrees with Keras on real images."""
-    from mlcore.runtime import export_litert
-
     path = folder / LITERT_FILE
     export_litert(model, path)
     expected = model(images, training=False)
