@@ -33,6 +33,15 @@ def test_same_pixels_give_identical_input_from_png_and_from_decoded_jpeg():
     assert np.array_equal(load_image(jpeg, 64), load_image(encode(decoded, "PNG"), 64))
 
 
+@pytest.mark.parametrize("size", [64, 96, 128])
+def test_grey_slice_gives_the_same_input_as_the_same_slice_saved_as_rgb(size):
+    grey = synthetic_slice(4, 2)
+
+    assert np.array_equal(
+        load_image(encode(grey), size), load_image(encode(grey.convert("RGB")), size)
+    )
+
+
 def test_path_bytes_and_file_object_give_the_same_input(tmp_path):
     data = encode(synthetic_slice(1, 1))
     path = tmp_path / "slice.png"
