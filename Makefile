@@ -14,6 +14,7 @@ run: export DJANGO_DEBUG = 1
 run: export PATH := $(CURDIR)/.venv/bin:$(PATH)
 run: .venv
 	python manage.py migrate
+	python manage.py sync_model_versions
 	python manage.py ensure_demo_user
 	honcho start
 

@@ -1,1 +1,145 @@
-# The Scan model arrives with the upload issue; the foundation has no tables of its own.
+from __future__ import annotations
+
+import uuid
+from pathlib import PurePath
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Diagnosis(models.TextChoices):
+    """The four classes of the model, in its output order."""
+
+    CYST = "Cyst", "Cyst"
+    NORMAL = "Normal", "Normal"
+    STONE = "Stone", "Stone"
+    TUMOR = "Tumor", "Tumor"
+
+
+# Plain-language descriptions shown on the result page next to the AI's label.
+DIAGNOSIS_DESCRIPTIONS = {
+    Diagnosis.CYST: (
+        "A fluid-filled sac in the kidney. Simple cysts are common and usually "
+        "harmless; complex cysts may need follow-up imaging."
+    ),
+    Diagnosis.NORMAL: "No cyst, stone or tumour seen by the model in this slice.",
+    Diagnosis.STONE: (
+        "A hard mineral deposit (calculus) in the kidney, bright on CT. Small "
+        "stones may pass on their own; larger ones can block urine flow."
+    ),
+    Diagnosis.TUMOR: (
+        "A solid mass in the kidney. Many renal masses need further imaging "
+        "or a specialist's assessment to tell benign from malignant."
+    ),
+}
+
+
+class ModelVersion(models.Model):
+    """Mirror of one ``models/<version>/metadata.json``; the files are the truth."""
+
+    id = models.CharField(primary_key=True, max_length=64)
+    created = models.DateTimeField(null=True, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    is_active = models.BooleanField(default=False)
+    synced_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_active"],
+                condition=Q(is_active=True),
+                name="one_active_model_version",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.id
+
+    @property
+    def validation_accuracy(self) -> float | None:
+        return (self.metrics.get("validation") or {}).get("accuracy")
+
+
+def scan_upload_path(scan: Scan, filename: str) -> str:
+    """A random stored name: the uploaded name may carry patient details or paths."""
+    return f"scans/{scan.uploaded_at:%Y/%m}/{uuid.uuid4().hex}{PurePath(filename).suffix}"
+
+
+def thumbnail_upload_path(scan: Scan, filename: str) -> str:
+    return f"thumbnails/{scan.uploaded_at:%Y/%m}/{uuid.uuid4().hex}.png"
+
+
+class Scan(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        PROCESSING = "processing", "Processing"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    image = models.FileField(upload_to=scan_upload_path, max_length=200)
+    thumbnail = models.FileField(upload_to=thumbnail_upload_path, max_length=200, blank=True)
+    original_name = models.CharField(max_length=255)
+    image_format = models.CharField(max_length=16)
+    size_bytes = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    note = models.CharField(max_length=500, blank=True)
+    status = models.CharField(max_length=16, choices=Status, default=Status.QUEUED)
+    failure_reason = models.TextField(blank=True)
+    uploaded_at = models.DateTimeField()
+    queued_at = models.DateTimeField()
+    processing_at = models.DateTimeField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    # The reading shown for the scan: the newest prediction (a scan can be
+    # classified again by a later model version; every prediction is kept).
+    prediction = models.ForeignKey(
+        "Prediction", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-uploaded_at", "-id"]
+        indexes = [
+            models.Index(fields=["owner", "-uploaded_at"], name="scan_owner_uploaded"),
+            models.Index(fields=["owner", "status", "-uploaded_at"], name="scan_owner_status"),
+            models.Index(fields=["status", "queued_at"], name="scan_status_queued"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Scan {self.pk} ({self.original_name})"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.PROCESSING)
+
+
+class Prediction(models.Model):
+    """One reading of one scan by one model version."""
+
+    scan = models.ForeignKey(Scan, on_delete=models.CASCADE, related_name="predictions")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT)
+    label = models.CharField(max_length=16, choices=Diagnosis)
+    confidence = models.FloatField()
+    probabilities = models.JSONField()
+    milliseconds = models.FloatField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scan", "model_version"], name="one_prediction_per_scan_and_version"
+            )
+        ]
+        indexes = [models.Index(fields=["label"], name="prediction_label")]
+
+    def __str__(self) -> str:
+        return f"{self.label} {self.confidence:.0%} ({self.model_version_id})"
+
+    @property
+    def description(self) -> str:
+        return DIAGNOSIS_DESCRIPTIONS.get(self.label, "")

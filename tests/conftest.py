@@ -13,10 +13,11 @@ from factories import write_dataset
 # if DJANGO_SETTINGS_MODULE were in pyproject.toml, so both are set here instead.
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kidneyweb.settings")
 os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-secret-key")
+# Now, not in pytest_configure: conftest files below this one import models at their top.
+django.setup()
 
 
 def pytest_configure() -> None:
-    django.setup()
     # The default hasher is slow on purpose; tests only need logins to work.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

@@ -1,4 +1,4 @@
-"""Synthetic images and class-folder data sets for tests."""
+"""Synthetic images, class-folder data sets and uploads for tests."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import io
 from pathlib import Path
 
 import numpy as np
+from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from mlcore.data import CLASS_NAMES
@@ -39,3 +40,11 @@ def write_dataset(root: Path, per_class: int = IMAGES_PER_CLASS) -> Path:
         for number in range(1, per_class + 1):
             synthetic_slice(label, number).save(folder / f"{name}- ({number}).jpg", quality=95)
     return root
+
+
+def upload_file(name: str, data: bytes, content_type: str = "image/png") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, data, content_type=content_type)
+
+
+def stored_files(root) -> list:
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []

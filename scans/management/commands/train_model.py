@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from mlcore import data, versions
 from mlcore.model import WeightsUnavailableError
 from mlcore.training import TrainConfig, train
+from scans.services import model_versions_sync
 
 
 class Command(BaseCommand):
@@ -72,6 +73,8 @@ class Command(BaseCommand):
             result = train(config, log=self.stdout.write)
             if options["activate"]:
                 versions.activate(result.version_dir.name, models_dir)
+            if models_dir.resolve() == Path(settings.MODELS_DIR).resolve():
+                model_versions_sync(models_dir=models_dir)  # the app's list of versions
         except (data.DatasetError, versions.VersionError, WeightsUnavailableError) as exc:
             raise CommandError(str(exc)) from exc
         except ValueError as exc:

@@ -1,0 +1,262 @@
+"""Writes: creating, classifying, retrying and deleting scans; mirroring model versions."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path, PurePath
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+from PIL import Image
+
+from mlcore import versions
+from mlcore.inference import Classifier
+from mlcore.preprocessing import ImageError, open_image, to_rgb_or_grey
+from scans.classifier import ModelUnavailableError, classifier_get
+from scans.models import ModelVersion, Prediction, Scan
+
+logger = logging.getLogger(__name__)
+
+THUMBNAIL_SIZE = (160, 160)
+SUFFIXES = {"JPEG": ".jpg", "PNG": ".png"}
+
+
+class UploadRejected(Exception):
+    """One uploaded file is not accepted; the message says why, for the user."""
+
+    def __init__(self, name: str, reason: str):
+        super().__init__(f"{name}: {reason}")
+        self.name = name
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class CheckedUpload:
+    name: str
+    data: bytes
+    image_format: str
+    width: int
+    height: int
+    thumbnail: bytes
+
+
+def upload_check(upload: UploadedFile) -> CheckedUpload:
+    """Validate one upload by its content; raise UploadRejected with a reason otherwise.
+
+    The size is checked before the file is read: Django has already streamed a
+    large upload to a temporary file, and it is never loaded into memory.
+    """
+    name = PurePath(upload.name or "unnamed").name[:255] or "unnamed"
+    limit = settings.MAX_UPLOAD_BYTES
+    if upload.size is None or upload.size > limit:
+        raise UploadRejected(name, f"the file is larger than the {_megabytes(limit)} limit.")
+    data = upload.read()
+    try:
+        image = open_image(data, max_pixels=settings.MAX_IMAGE_PIXELS)
+    except ImageError as exc:
+        raise UploadRejected(name, str(exc)) from exc
+    return CheckedUpload(
+        name=name,
+        data=data,
+        image_format=image.format,
+        width=image.width,
+        height=image.height,
+        thumbnail=_thumbnail(image),
+    )
+
+
+def scan_create(*, owner, checked: CheckedUpload, note: str = "") -> Scan:
+    """Store one validated image as a queued scan (image under a random name)."""
+    now = timezone.now()
+    scan = Scan(
+        owner=owner,
+        original_name=checked.name,
+        image_format=checked.image_format,
+        size_bytes=len(checked.data),
+        sha256=hashlib.sha256(checked.data).hexdigest(),
+        width=checked.width,
+        height=checked.height,
+        note=note.strip(),
+        status=Scan.Status.QUEUED,
+        uploaded_at=now,
+        queued_at=now,
+    )
+    suffix = SUFFIXES[checked.image_format]
+    scan.image.save(f"scan{suffix}", ContentFile(checked.data), save=False)
+    try:
+        scan.thumbnail.save("thumbnail.png", ContentFile(checked.thumbnail), save=False)
+        scan.save()
+    except BaseException:
+        _delete_files(scan)  # no file without its row
+        raise
+    return scan
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    scans: list[Scan]
+    rejected: list[UploadRejected]
+
+
+def scans_upload(*, owner, uploads: list[UploadedFile], note: str = "") -> UploadResult:
+    """Store every upload that passes the checks as a scan and send it to be read.
+
+    Rejected files are reported, one reason each, and leave nothing behind.
+    """
+    checked, rejected = [], []
+    for upload in uploads:
+        try:
+            checked.append(upload_check(upload))
+        except UploadRejected as exc:
+            rejected.append(exc)
+    scans = [scan_create(owner=owner, checked=item, note=note) for item in checked]
+    for scan in scans:
+        scan_enqueue(scan=scan)
+    return UploadResult(scans=scans, rejected=rejected)
+
+
+def scan_enqueue(*, scan: Scan) -> None:
+    """Send a queued scan to the classifier (synchronously, in this process, for now)."""
+    scan_classify(scan_id=scan.pk)
+
+
+def scan_classify(*, scan_id: int, classifier: Classifier | None = None) -> Scan:
+    """Classify one scan with the active model; safe to call twice for the same scan.
+
+    A scan that is already done is returned unchanged. Unreadable images and a
+    missing model end in ``failed`` with the reason, never in ``processing``.
+    """
+    with transaction.atomic():
+        scan = Scan.objects.select_for_update().get(pk=scan_id)
+        if scan.status == Scan.Status.DONE:
+            return scan
+        scan.status = Scan.Status.PROCESSING
+        scan.processing_at = timezone.now()
+        scan.save(update_fields=["status", "processing_at"])
+    try:
+        classifier = classifier or classifier_get()
+        with scan.image.open("rb") as handle:
+            data = handle.read()
+        reading = classifier.classify(data)
+    except ModelUnavailableError as exc:
+        return scan_fail(scan=scan, reason=str(exc))
+    except ImageError as exc:
+        return scan_fail(scan=scan, reason=f"The image cannot be read: {exc}")
+    except FileNotFoundError:
+        return scan_fail(scan=scan, reason="The stored image file is missing.")
+    with transaction.atomic():
+        version = model_version_record(metadata=classifier.metadata)
+        prediction, _ = Prediction.objects.update_or_create(
+            scan=scan,
+            model_version=version,
+            defaults={
+                "label": reading.label,
+                "confidence": reading.confidence,
+                "probabilities": reading.probabilities,
+                "milliseconds": reading.milliseconds,
+            },
+        )
+        scan.prediction = prediction
+        scan.status = Scan.Status.DONE
+        scan.done_at = timezone.now()
+        scan.failure_reason = ""
+        scan.save(update_fields=["prediction", "status", "done_at", "failure_reason"])
+    return scan
+
+
+def scan_fail(*, scan: Scan, reason: str) -> Scan:
+    logger.warning("Scan %s failed: %s", scan.pk, reason)
+    scan.status = Scan.Status.FAILED
+    scan.failed_at = timezone.now()
+    scan.failure_reason = reason
+    scan.save(update_fields=["status", "failed_at", "failure_reason"])
+    return scan
+
+
+def scan_retry(*, scan: Scan) -> Scan:
+    """Queue a failed scan again."""
+    if scan.status != Scan.Status.FAILED:
+        return scan
+    scan.status = Scan.Status.QUEUED
+    scan.queued_at = timezone.now()
+    scan.failure_reason = ""
+    scan.save(update_fields=["status", "queued_at", "failure_reason"])
+    scan_enqueue(scan=scan)
+    scan.refresh_from_db()
+    return scan
+
+
+def scan_delete(*, scan: Scan) -> None:
+    """Delete the scan, its predictions and its files."""
+    with transaction.atomic():
+        scan.delete()
+        transaction.on_commit(lambda: _delete_files(scan))
+
+
+def model_version_record(*, metadata: dict) -> ModelVersion:
+    """The database row mirroring one version's metadata (created if new)."""
+    version, _ = ModelVersion.objects.update_or_create(
+        id=metadata["version"],
+        defaults={
+            "created": _parse_time(metadata.get("created")),
+            "metrics": metadata.get("metrics") or {},
+        },
+    )
+    return version
+
+
+def model_versions_sync(*, models_dir: Path | None = None) -> ModelVersion | None:
+    """Mirror every version folder into the database and mark the active one.
+
+    Returns the active version's row, or None when no version is active.
+    """
+    models_dir = Path(models_dir or settings.MODELS_DIR)
+    for version_id in versions.list_versions(models_dir):
+        try:
+            metadata = versions.read_metadata(models_dir / version_id)
+        except versions.VersionError as exc:
+            logger.warning("Skipping model version %s: %s", version_id, exc)
+            continue
+        model_version_record(metadata=metadata)
+    active_id = versions.active_version(models_dir)
+    active = ModelVersion.objects.filter(pk=active_id).first() if active_id else None
+    with transaction.atomic():
+        ModelVersion.objects.exclude(pk=getattr(active, "pk", None)).filter(is_active=True).update(
+            is_active=False
+        )
+        if active is not None and not active.is_active:
+            active.is_active = True
+            active.save(update_fields=["is_active"])
+    return active
+
+
+def _thumbnail(image: Image.Image) -> bytes:
+    small = to_rgb_or_grey(image)
+    small.thumbnail(THUMBNAIL_SIZE, Image.Resampling.BILINEAR)
+    buffer = io.BytesIO()
+    small.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _delete_files(scan: Scan) -> None:
+    for field in (scan.image, scan.thumbnail):
+        if field.name:
+            field.storage.delete(field.name)
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1024 / 1024:g} MB"

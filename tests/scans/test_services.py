@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from scans import services
+from scans.classifier import ModelUnavailableError, classifier_get
+from scans.models import ModelVersion, Prediction, Scan
+
+pytestmark = pytest.mark.django_db
+
+SHIPPED = Path(__file__).resolve().parents[2] / "models"
+OLD, NEW = "20261126-153052", "20261126-161846"
+
+
+@pytest.fixture
+def two_versions(settings, tmp_path) -> Path:
+    """A models folder holding two shipped versions (linked, not copied)."""
+    root = tmp_path / "models"
+    root.mkdir()
+    for version in (OLD, NEW):
+        (root / version).symlink_to(SHIPPED / version)
+    (root / "ACTIVE").write_text(f"{OLD}\n")
+    settings.MODELS_DIR = root
+    return root
+
+
+def test_classify_writes_one_prediction_and_marks_the_scan_done(alice, make_scan):
+    scan = make_scan(alice, status=Scan.Status.QUEUED)
+    services.scan_classify(scan_id=scan.pk)
+
+    scan.refresh_from_db()
+    assert scan.status == Scan.Status.DONE
+    assert scan.prediction.scan_id == scan.pk
+    assert scan.prediction.model_version.id == (SHIPPED / "ACTIVE").read_text().strip()
+    assert scan.prediction.milliseconds > 0
+
+
+def test_classifying_a_done_scan_again_changes_nothing(alice, make_scan):
+    scan = make_scan(alice, status=Scan.Status.QUEUED)
+    services.scan_classify(scan_id=scan.pk)
+    first = Scan.objects.get(pk=scan.pk)
+
+    services.scan_classify(scan_id=scan.pk)
+
+    again = Scan.objects.get(pk=scan.pk)
+    assert Prediction.objects.filter(scan=scan).count() == 1
+    assert (again.done_at, again.processing_at) == (first.done_at, first.processing_at)
+
+
+def test_unreadable_stored_image_fails_with_a_reason(alice, make_scan):
+    scan = make_scan(alice, status=Scan.Status.QUEUED)
+    with scan.image.open("wb") as handle:
+        handle.write(b"\x89PNG\r\n\x1a\n broken")
+    services.scan_classify(scan_id=scan.pk)
+
+    scan.refresh_from_db()
+    assert scan.status == Scan.Status.FAILED
+    assert scan.failure_reason.startswith("The image cannot be read:")
+    assert scan.failed_at is not None
+
+
+def test_missing_stored_image_fails_with_a_reason(alice, make_scan):
+    scan = make_scan(alice, status=Scan.Status.QUEUED)
+    scan.image.storage.delete(scan.image.name)
+    services.scan_classify(scan_id=scan.pk)
+
+    scan.refresh_from_db()
+    assert scan.status == Scan.Status.FAILED
+    assert scan.failure_reason == "The stored image file is missing."
+
+
+def test_no_active_model_is_a_clear_error(settings, tmp_path):
+    settings.MODELS_DIR = tmp_path
+    with pytest.raises(ModelUnavailableError, match="No model version is active"):
+        classifier_get()
+
+
+def test_active_version_whose_folder_is_gone_is_a_clear_error(settings, tmp_path):
+    (tmp_path / "ACTIVE").write_text("20990101-000000\n")
+    settings.MODELS_DIR = tmp_path
+    with pytest.raises(ModelUnavailableError, match="20990101-000000 cannot be loaded"):
+        classifier_get()
+
+
+def test_classifier_is_loaded_once_and_reloaded_after_activation(two_versions):
+    first = classifier_get()
+    assert classifier_get() is first
+    assert first.version == OLD
+
+    (two_versions / "ACTIVE").write_text(f"{NEW}\n")
+
+    assert classifier_get().version == NEW
+
+
+def test_a_later_version_adds_a_prediction_and_keeps_the_old_one(alice, make_scan, two_versions):
+    scan = make_scan(alice, status=Scan.Status.QUEUED)
+    services.scan_classify(scan_id=scan.pk)
+    (two_versions / "ACTIVE").write_text(f"{NEW}\n")
+    Scan.objects.filter(pk=scan.pk).update(status=Scan.Status.QUEUED)
+
+    services.scan_classify(scan_id=scan.pk)
+
+    scan.refresh_from_db()
+    assert scan.prediction.model_version_id == NEW
+    assert set(scan.predictions.values_list("model_version", flat=True)) == {OLD, NEW}
+
+
+def test_sync_mirrors_every_version_and_marks_exactly_one_active(two_versions):
+    assert services.model_versions_sync().id == OLD
+    (two_versions / "ACTIVE").write_text(f"{NEW}\n")
+
+    active = services.model_versions_sync()
+
+    assert active.id == NEW
+    assert set(ModelVersion.objects.values_list("id", flat=True)) == {OLD, NEW}
+    assert list(ModelVersion.objects.filter(is_active=True)) == [active]
+    assert active.validation_accuracy == pytest.approx(0.965625)
+
+
+def test_sync_without_an_active_version_leaves_none_active(two_versions):
+    services.model_versions_sync()
+    (two_versions / "ACTIVE").unlink()
+
+    assert services.model_versions_sync() is None
+    assert not ModelVersion.objects.filter(is_active=True).exists()
+
+
+def test_database_refuses_two_active_versions(db):
+    from django.db import IntegrityError, transaction
+
+    ModelVersion.objects.create(id="a", is_active=True)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ModelVersion.objects.create(id="b", is_active=True)
