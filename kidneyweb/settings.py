@@ -72,6 +72,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "scans.context_processors.site",
             ],
         },
     },
@@ -89,6 +90,17 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
+
+# Cookies and transport: HttpOnly session cookie always; HTTPS-only cookies and HSTS
+# whenever debug is off (a deployment sits behind TLS).
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = envbool("DJANGO_SECURE_COOKIES", "0" if DEBUG else "1")
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = envint("DJANGO_HSTS_SECONDS", "0" if DEBUG else "31536000")
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -114,6 +126,11 @@ if INFERENCE_RUNTIME not in ("litert", "keras"):
     )
 MAX_UPLOAD_BYTES = envint("KIDNEYWEB_MAX_UPLOAD_BYTES", str(20 * 1024 * 1024))
 MAX_IMAGE_PIXELS = envint("KIDNEYWEB_MAX_IMAGE_PIXELS", "50000000")
+MAX_FILES_PER_UPLOAD = envint("KIDNEYWEB_MAX_FILES_PER_UPLOAD", "50")
+# Django refuses a request with more files than this before any view runs.
+DATA_UPLOAD_MAX_NUMBER_FILES = MAX_FILES_PER_UPLOAD
+# Staff create accounts; a deployment may let people register themselves.
+ALLOW_SIGNUP = envbool("KIDNEYWEB_ALLOW_SIGNUP", "0")
 
 # The default broker is a folder, so a laptop needs no Redis. Web and worker must
 # read and write the same folder, hence data_folder_in == data_folder_out.

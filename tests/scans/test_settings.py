@@ -91,3 +91,15 @@ def test_settings_reject_a_debug_value_that_is_not_a_boolean():
     result = load_settings(DJANGO_DEBUG="yes please")
     assert result.returncode != 0
     assert "DJANGO_DEBUG" in result.stderr
+
+
+def test_cookies_are_https_only_and_hsts_is_on_when_debug_is_off():
+    names = ("SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "SESSION_COOKIE_HTTPONLY")
+    result = load_settings(*names, "SECURE_HSTS_SECONDS", DJANGO_SECRET_KEY="x" * 50)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["True", "True", "True", "31536000"]
+
+
+def test_local_debug_serves_cookies_over_plain_http():
+    result = load_settings("SESSION_COOKIE_SECURE", "SECURE_HSTS_SECONDS", DJANGO_DEBUG="1")
+    assert result.stdout.splitlines() == ["False", "0"]

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+
+from scans.models import Diagnosis, Scan
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one field (Django's documented pattern)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": ".jpg,.jpeg,.png"}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, list | tuple) else [data]
+        files = [f for f in files if f]
+        if not files:
+            raise forms.ValidationError(self.error_messages["required"], code="required")
+        if len(files) > settings.MAX_FILES_PER_UPLOAD:
+            raise forms.ValidationError(
+                f"At most {settings.MAX_FILES_PER_UPLOAD} files per upload; "
+                f"{len(files)} were sent.",
+                code="too_many",
+            )
+        # Content is checked by scans.services.upload_check, not here: a form field
+        # only sees names and sizes, and names say nothing about what a file is.
+        return files
+
+
+class UploadForm(forms.Form):
+    files = MultipleFileField(
+        label="CT slices",
+        help_text="JPEG or PNG, one or several files.",
+    )
+    note = forms.CharField(
+        label="Note (optional)",
+        max_length=500,
+        required=False,
+        help_text="For example a study reference. Do not enter patient names.",
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+
+
+class HistoryFilterForm(forms.Form):
+    diagnosis = forms.ChoiceField(
+        choices=[("", "Any diagnosis"), *Diagnosis.choices], required=False
+    )
+    status = forms.ChoiceField(choices=[("", "Any status"), *Scan.Status.choices], required=False)
+    date_from = forms.DateField(
+        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    q = forms.CharField(label="Search", max_length=100, required=False)
+
+    def filters(self) -> dict:
+        """The selector's keyword arguments; invalid fields (shown as errors) are ignored."""
+        self.is_valid()
+        data = self.cleaned_data
+        return {
+            "diagnosis": data.get("diagnosis", ""),
+            "status": data.get("status", ""),
+            "date_from": data.get("date_from"),
+            "date_to": data.get("date_to"),
+            "query": data.get("q", "").strip(),
+        }

@@ -1,0 +1,104 @@
+"""A real browser (Debian's Chromium, driven by Playwright) against a live server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.db import connections
+from factories import encode, synthetic_slice
+from playwright.sync_api import expect, sync_playwright
+
+from scans import services
+from scans.models import Scan
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="needs Debian's chromium (.ci/run installs it)"
+    ),
+]
+
+
+@pytest.fixture
+def browser_page(settings, monkeypatch):
+    # The live server speaks plain HTTP; production cookies are HTTPS-only.
+    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
+    # Playwright's sync API runs an event loop in this thread; the ORM calls made by the
+    # test itself are still plain synchronous code.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"]
+        )
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        yield page
+        browser.close()
+        # While Playwright's loop runs, Django keeps this thread's database connections
+        # apart from the usual ones; close them here, or the test database stays in use.
+        connections.close_all()
+
+
+def log_in(page, live_server, user, password):
+    page.goto(f"{live_server.url}/")
+    expect(page).to_have_url(f"{live_server.url}/accounts/login/?next=/")
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="My scans")).to_be_visible()
+
+
+def test_clinician_uploads_a_ct_slice_and_sees_the_reading(
+    browser_page, live_server, alice, password, sample_dir
+):
+    page = browser_page
+    log_in(page, live_server, alice, password)
+
+    page.get_by_role("link", name="Upload scans").first.click()
+    page.get_by_label("CT slices").set_input_files(str(sample_dir / "Stone" / "Stone- (395).jpg"))
+    page.get_by_label("Note (optional)").fill("study 2026-114")
+    page.screenshot(path=SCREENSHOTS / "upload.png", full_page=True)
+    page.get_by_role("button", name="Upload and read").click()
+
+    expect(page.locator(".diagnosis-label")).to_have_text("Stone")
+    expect(page.get_by_role("meter")).to_be_visible()
+    expect(page.locator(".chart-row")).to_have_count(4)
+    expect(page.locator(".chart-row.winner .chart-label")).to_have_text("Stone")
+    image_loaded = page.locator(".scan-image img").evaluate("img => img.naturalWidth")
+    assert image_loaded == 256
+    page.screenshot(path=SCREENSHOTS / "result.png", full_page=True)
+
+    page.get_by_role("link", name="History", exact=True).click()
+    expect(page.locator("table.history tbody tr")).to_have_count(1)
+    expect(page.locator("table.history")).to_contain_text("study 2026-114")
+    page.screenshot(path=SCREENSHOTS / "history.png", full_page=True)
+
+
+def test_result_page_updates_by_itself_when_the_scan_is_read(
+    browser_page, live_server, alice, password, settings, tmp_path
+):
+    # Upload with no model: the scan waits, as it would in the queue.
+    models_dir = settings.MODELS_DIR
+    settings.MODELS_DIR = tmp_path
+    page = browser_page
+    log_in(page, live_server, alice, password)
+    page.get_by_role("link", name="Upload scans").first.click()
+    upload = tmp_path / "slice.png"
+    upload.write_bytes(encode(synthetic_slice(1, 1, size=128)))
+    page.get_by_label("CT slices").set_input_files(str(upload))
+    page.get_by_role("button", name="Upload and read").click()
+    expect(page.get_by_text("could not be read")).to_be_visible()
+
+    scan = Scan.objects.get()
+    Scan.objects.filter(pk=scan.pk).update(status=Scan.Status.QUEUED, failure_reason="")
+    page.reload()
+    expect(page.get_by_role("progressbar")).to_be_visible()
+
+    settings.MODELS_DIR = models_dir
+    services.scan_classify(scan_id=scan.pk)
+
+    expect(page.locator(".diagnosis-label")).to_be_visible(timeout=15_000)
+    expect(page.locator(".chart-row")).to_have_count(4)
