@@ -79,6 +79,17 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": dj_database_url.config(default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # Web and worker are separate processes writing one file: wait for locks instead of
+    # failing, take the write lock at the start of a transaction, and let readers read
+    # while a writer writes (WAL).
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL;",
+    }
+    # A file, not memory, so that a real worker process in the tests shares it.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -132,15 +143,52 @@ DATA_UPLOAD_MAX_NUMBER_FILES = MAX_FILES_PER_UPLOAD
 # Staff create accounts; a deployment may let people register themselves.
 ALLOW_SIGNUP = envbool("KIDNEYWEB_ALLOW_SIGNUP", "0")
 
-# The default broker is a folder, so a laptop needs no Redis. Web and worker must
-# read and write the same folder, hence data_folder_in == data_folder_out.
-BROKER_DIR = VAR_DIR / "broker"
+# Classification runs in Celery workers. The default broker is a folder, so a laptop
+# needs no Redis: web and worker must read and write the same folder, hence
+# data_folder_in == data_folder_out.
+BROKER_DIR = Path(os.getenv("KIDNEYWEB_BROKER_DIR", VAR_DIR / "broker"))
 CELERY_BROKER_URL = os.getenv("CELERY_BROKER_URL", "filesystem://")
-CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "data_folder_in": str(BROKER_DIR / "queue"),
-    "data_folder_out": str(BROKER_DIR / "queue"),
-    "control_folder": str(BROKER_DIR / "control"),
-}
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(BROKER_DIR / "queue"),
+        "data_folder_out": str(BROKER_DIR / "queue"),
+        "control_folder": str(BROKER_DIR / "control"),
+        "polling_interval": 0.1,  # the folder is polled; kombu's default waits 1 s
+    }
     (BROKER_DIR / "queue").mkdir(parents=True, exist_ok=True)
+    (BROKER_DIR / "control").mkdir(parents=True, exist_ok=True)
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # Redis hands an unacknowledged message to another worker after this long.
+        # It must exceed the longest time a message can sit unacknowledged: the hard
+        # time limit of the task it waits behind (prefetch 1) plus its own.
+        "visibility_timeout": envint("KIDNEYWEB_VISIBILITY_TIMEOUT", "600"),
+        # An upload must not hang when Redis is down: fail fast, the scan stays
+        # queued and the recovery job sends it again.
+        "socket_connect_timeout": 2,
+        "socket_timeout": 5,
+    }
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5}
 CELERY_TASK_IGNORE_RESULT = True
+# One queue name per deployment (tests give each run its own).
+CELERY_TASK_DEFAULT_QUEUE = os.getenv("KIDNEYWEB_TASK_QUEUE", "kidneyweb")
+# A worker acknowledges a task only after it ran, and a task whose process died is
+# delivered again: safe because classifying a scan twice writes one result.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CLASSIFY_SOFT_TIME_LIMIT = envint("KIDNEYWEB_TASK_SOFT_TIME_LIMIT", "60")
+CLASSIFY_TIME_LIMIT = envint("KIDNEYWEB_TASK_TIME_LIMIT", "90")
+# Scans still queued or processing after this long are sent again (broker down at
+# upload, worker killed). Longer than the hard time limit, so a scan still being
+# read is normally left alone; if one is sent twice anyway, the second read is a
+# no-op.
+REQUEUE_AFTER_SECONDS = envint("KIDNEYWEB_REQUEUE_AFTER", "300")
+CELERY_BEAT_SCHEDULE = {
+    "requeue-stale-scans": {
+        "task": "scans.tasks.requeue_stale_scans",
+        "schedule": envint("KIDNEYWEB_REQUEUE_EVERY", "60"),
+    }
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

@@ -6,14 +6,16 @@ import hashlib
 import io
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path, PurePath
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
 from PIL import Image
 
 from mlcore import versions
@@ -123,8 +125,47 @@ def scans_upload(*, owner, uploads: list[UploadedFile], note: str = "") -> Uploa
 
 
 def scan_enqueue(*, scan: Scan) -> None:
-    """Send a queued scan to the classifier (synchronously, in this process, for now)."""
-    scan_classify(scan_id=scan.pk)
+    """Send a queued scan to the workers once the transaction that saved it commits."""
+    transaction.on_commit(lambda: scan_send(scan_id=scan.pk))
+
+
+def scan_send(*, scan_id: int) -> bool:
+    """Put one classification task on the broker; False if the broker is unreachable.
+
+    The scan stays queued either way: the recovery job sends it again later.
+    """
+    from scans.tasks import classify_scan  # scans.tasks imports this module
+
+    try:
+        classify_scan.delay(scan_id)
+    except KombuOperationalError as exc:
+        logger.warning("Broker unreachable, scan %s stays queued: %s", scan_id, exc)
+        return False
+    return True
+
+
+def scans_requeue_stale(*, older_than_seconds: int) -> int:
+    """Send again every scan queued or processing for longer than the timeout.
+
+    Returns how many were sent. A scan whose worker died mid-task is left in
+    ``processing``; one uploaded while the broker was down is left ``queued``.
+    """
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    stale = Scan.objects.filter(
+        Q(status=Scan.Status.QUEUED, queued_at__lt=cutoff)
+        | Q(status=Scan.Status.PROCESSING, processing_at__lt=cutoff)
+    ).values_list("pk", flat=True)
+    sent = 0
+    for scan_id in stale:
+        Scan.objects.filter(pk=scan_id).exclude(status=Scan.Status.DONE).update(
+            status=Scan.Status.QUEUED, queued_at=timezone.now()
+        )
+        if not scan_send(scan_id=scan_id):
+            break  # the broker is down: try again at the next run
+        sent += 1
+    if sent:
+        logger.info("Sent %s stale scan(s) again.", sent)
+    return sent
 
 
 def scan_classify(*, scan_id: int, classifier: Classifier | None = None) -> Scan:
@@ -171,6 +212,12 @@ def scan_classify(*, scan_id: int, classifier: Classifier | None = None) -> Scan
     return scan
 
 
+def scan_fail_by_id(*, scan_id: int, reason: str) -> None:
+    scan = Scan.objects.filter(pk=scan_id).exclude(status=Scan.Status.DONE).first()
+    if scan is not None:
+        scan_fail(scan=scan, reason=reason)
+
+
 def scan_fail(*, scan: Scan, reason: str) -> Scan:
     logger.warning("Scan %s failed: %s", scan.pk, reason)
     scan.status = Scan.Status.FAILED
@@ -189,7 +236,6 @@ def scan_retry(*, scan: Scan) -> Scan:
     scan.failure_reason = ""
     scan.save(update_fields=["status", "queued_at", "failure_reason"])
     scan_enqueue(scan=scan)
-    scan.refresh_from_db()
     return scan
 
 

@@ -78,3 +78,17 @@ def sample_dir() -> Path:
     if not path or not Path(path).is_dir():
         pytest.skip("KIDNEY_SAMPLE_DIR is not set to the real sample")
     return Path(path)
+
+
+@pytest.fixture
+def eager_tasks():
+    """Celery tasks run in the calling process (unit tests only; integration tests use a
+    real worker). Uploads enqueue after commit, so wrap the request in
+    ``django_capture_on_commit_callbacks(execute=True)`` when the test's transaction
+    never commits."""
+    from kidneyweb.celery import app
+
+    saved = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager = app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = saved

@@ -24,7 +24,8 @@ pytestmark = [
 
 
 @pytest.fixture
-def browser_page(settings, monkeypatch):
+def browser_page(settings, monkeypatch, eager_tasks):
+    # Tasks run in the live server's thread: the worker is tests/integration's subject.
     # The live server speaks plain HTTP; production cookies are HTTPS-only.
     settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
     # Playwright's sync API runs an event loop in this thread; the ORM calls made by the

@@ -85,10 +85,13 @@ def test_failed_scan_page_shows_the_reason_and_a_retry_button(client, alice, mak
     assert f'action="{reverse("scan_retry", args=[scan.pk])}"' in html
 
 
-def test_retry_reads_a_failed_scan_again(client, alice, make_scan):
+def test_retry_reads_a_failed_scan_again(
+    client, alice, make_scan, eager_tasks, django_capture_on_commit_callbacks
+):
     scan = make_scan(alice, status=Scan.Status.FAILED)
     client.force_login(alice)
-    response = client.post(reverse("scan_retry", args=[scan.pk]))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("scan_retry", args=[scan.pk]))
 
     scan.refresh_from_db()
     assert response.status_code == 302

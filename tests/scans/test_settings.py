@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -103,3 +104,15 @@ def test_cookies_are_https_only_and_hsts_is_on_when_debug_is_off():
 def test_local_debug_serves_cookies_over_plain_http():
     result = load_settings("SESSION_COOKIE_SECURE", "SECURE_HSTS_SECONDS", DJANGO_DEBUG="1")
     assert result.stdout.splitlines() == ["False", "0"]
+
+
+def test_redis_visibility_timeout_outlasts_a_task_and_the_one_before_it():
+    result = load_settings(
+        "CELERY_BROKER_TRANSPORT_OPTIONS",
+        "CLASSIFY_TIME_LIMIT",
+        DJANGO_SECRET_KEY="x",
+        CELERY_BROKER_URL="redis://127.0.0.1:6379/0",
+    )
+    options, time_limit = result.stdout.splitlines()
+    # With prefetch 1 and late acks, a message may wait behind one running task.
+    assert ast.literal_eval(options)["visibility_timeout"] >= 2 * int(time_limit)

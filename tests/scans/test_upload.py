@@ -18,6 +18,31 @@ def post(client, *files, note=""):
     return client.post(reverse("upload"), {"files": list(files), "note": note})
 
 
+@pytest.fixture
+def upload_and_read(client, eager_tasks, django_capture_on_commit_callbacks):
+    """Upload, commit, and run the classification task it sends (eagerly)."""
+
+    def run(*files, note=""):
+        with django_capture_on_commit_callbacks(execute=True):
+            return post(client, *files, note=note)
+
+    return run
+
+
+def test_upload_returns_at_once_and_sends_the_scan_after_commit(
+    client, alice, png_bytes, django_capture_on_commit_callbacks
+):
+    client.force_login(alice)
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = post(client, upload_file("a.png", png_bytes))
+
+    scan = Scan.objects.get()
+    assert response.url == reverse("scan_detail", args=[scan.pk])
+    assert scan.status == Scan.Status.QUEUED
+    assert scan.prediction is None
+    assert len(callbacks) == 1  # one task, sent only once the scan is committed
+
+
 def test_anonymous_visitor_cannot_upload(client, png_bytes, media_root):
     response = post(client, upload_file("a.png", png_bytes))
     assert response.status_code == 302
@@ -35,9 +60,9 @@ def test_upload_page_shows_the_form(client, alice):
     assert b'enctype="multipart/form-data"' in response.content
 
 
-def test_one_file_is_stored_read_and_shown(client, alice, png_bytes):
+def test_one_file_is_stored_read_and_shown(client, alice, upload_and_read, png_bytes):
     client.force_login(alice)
-    response = post(client, upload_file("patient-name.png", png_bytes), note="study 42")
+    response = upload_and_read(upload_file("patient-name.png", png_bytes), note="study 42")
 
     scan = Scan.objects.get()
     assert response.status_code == 302
@@ -75,20 +100,20 @@ def test_two_uploads_of_one_name_get_different_files(client, alice, png_bytes):
     assert first.image.name != second.image.name
 
 
-def test_several_files_at_once_become_several_scans(client, alice):
+def test_several_files_at_once_become_several_scans(client, alice, upload_and_read):
     client.force_login(alice)
     files = [upload_file(f"s{i}.png", encode(synthetic_slice(i, i))) for i in range(3)]
-    response = post(client, *files)
+    response = upload_and_read(*files)
 
     assert response.status_code == 302
     assert response.url == reverse("home")
     assert Scan.objects.filter(owner=alice, status=Scan.Status.DONE).count() == 3
 
 
-def test_real_ct_slice_gets_the_right_reading(client, alice, sample_dir):
+def test_real_ct_slice_gets_the_right_reading(client, alice, upload_and_read, sample_dir):
     client.force_login(alice)
     data = (sample_dir / "Tumor" / "Tumor- (390).jpg").read_bytes()
-    post(client, upload_file("Tumor- (390).jpg", data, "image/jpeg"))
+    upload_and_read(upload_file("Tumor- (390).jpg", data, "image/jpeg"))
 
     scan = Scan.objects.get()
     assert scan.image_format == "JPEG"
@@ -189,13 +214,12 @@ def test_more_files_than_the_per_upload_limit_are_refused(client, alice, setting
     assert not Scan.objects.exists()
 
 
-def test_odd_but_valid_images_are_accepted(client, alice):
+def test_odd_but_valid_images_are_accepted(client, alice, upload_and_read):
     grey = np.asarray(synthetic_slice(2, 2, size=64))
     sixteen_bit = Image.fromarray(grey.astype(np.uint16) * 257)
     cmyk = synthetic_slice(2, 2, size=64).convert("CMYK")
     client.force_login(alice)
-    post(
-        client,
+    upload_and_read(
         upload_file("deep.png", encode(sixteen_bit)),
         upload_file("c.jpg", encode(cmyk, "JPEG")),
     )
@@ -204,11 +228,11 @@ def test_odd_but_valid_images_are_accepted(client, alice):
 
 
 def test_upload_with_no_active_model_is_stored_and_fails_with_the_reason(
-    client, alice, settings, tmp_path, png_bytes
+    client, alice, upload_and_read, settings, tmp_path, png_bytes
 ):
     settings.MODELS_DIR = tmp_path / "no-models"
     client.force_login(alice)
-    response = post(client, upload_file("a.png", png_bytes))
+    response = upload_and_read(upload_file("a.png", png_bytes))
 
     scan = Scan.objects.get()
     assert scan.status == Scan.Status.FAILED

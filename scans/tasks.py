@@ -1,0 +1,67 @@
+"""Celery tasks: thin wrappers that call services with primary keys."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_process_init
+from django.conf import settings
+from django.db import DatabaseError
+
+from scans import services
+from scans.classifier import ModelUnavailableError, classifier_get
+from scans.models import Scan
+
+logger = logging.getLogger(__name__)
+
+# Errors worth another try: the database or the file store was briefly unreachable.
+TRANSIENT_ERRORS = (DatabaseError, ConnectionError, TimeoutError)
+MAX_RETRIES = 5
+
+
+@shared_task(
+    bind=True,
+    soft_time_limit=settings.CLASSIFY_SOFT_TIME_LIMIT,
+    time_limit=settings.CLASSIFY_TIME_LIMIT,
+    max_retries=MAX_RETRIES,
+)
+def classify_scan(self, scan_id: int) -> None:
+    try:
+        services.scan_classify(scan_id=scan_id)
+    except Scan.DoesNotExist:
+        logger.info("Scan %s was deleted before it was read.", scan_id)
+    except SoftTimeLimitExceeded:
+        services.scan_fail_by_id(
+            scan_id=scan_id,
+            reason=f"Reading took longer than {settings.CLASSIFY_SOFT_TIME_LIMIT} s.",
+        )
+    except TRANSIENT_ERRORS as exc:
+        if self.request.retries >= MAX_RETRIES:
+            services.scan_fail_by_id(scan_id=scan_id, reason=f"Gave up after retries: {exc}")
+            return
+        raise self.retry(exc=exc, countdown=2**self.request.retries) from exc
+
+
+@shared_task
+def requeue_stale_scans() -> int:
+    """Send again scans left queued or processing too long (run by Celery beat)."""
+    return services.scans_requeue_stale(older_than_seconds=settings.REQUEUE_AFTER_SECONDS)
+
+
+@worker_process_init.connect
+def load_model_in_worker_process(**kwargs) -> None:
+    """Load the model once when a worker process starts, not in its first task.
+
+    A worker runs one process per core by default, so each process's LiteRT
+    interpreter uses one thread unless KIDNEYWEB_INFERENCE_THREADS says otherwise.
+    """
+    os.environ.setdefault("KIDNEYWEB_INFERENCE_THREADS", "1")
+    try:
+        classifier = classifier_get()
+    except ModelUnavailableError as exc:
+        logger.warning("No model loaded at start: %s", exc)
+        return
+    logger.info("Model version %s loaded (%s).", classifier.version, classifier.runtime)
