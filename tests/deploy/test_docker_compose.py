@@ -1,0 +1,102 @@
+"""There is no Docker engine here: the compose file and Dockerfile are checked as text
+against the code they run (settings, commands, Procfile)."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+APP_SERVICES = ("web", "worker", "beat")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def settings_variables() -> set[str]:
+    source = (ROOT / "kidneyweb" / "settings.py").read_text()
+    names = set(re.findall(r'(?:getenv|envbool|envint|envlist)\(\s*"([A-Z_]+)"', source))
+    return names | {"DATABASE_URL"}  # read by dj_database_url.config()
+
+
+def test_compose_has_the_whole_platform(compose):
+    assert set(compose["services"]) == {"web", "worker", "beat", "redis", "postgres"}
+    assert {"media", "models", "postgres-data"} <= set(compose["volumes"])
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_app_services_share_the_image_volumes_and_settings(compose, name):
+    service = compose["services"][name]
+    assert service["image"] == "kidneyweb:latest"
+    assert service["build"] == "."
+    assert "media:/data/media" in service["volumes"]
+    assert "models:/data/models" in service["volumes"]
+    env = service["environment"]
+    assert (
+        env["DATABASE_URL"].startswith("postgres://") and "@postgres:5432/" in env["DATABASE_URL"]
+    )
+    assert env["CELERY_BROKER_URL"] == "redis://redis:6379/0"
+    assert env["MEDIA_ROOT"] == "/data/media"
+    assert env["KIDNEYWEB_MODELS_DIR"] == "/data/models"
+    assert set(env) <= settings_variables(), set(env) - settings_variables()
+    assert service["depends_on"]["redis"] == {"condition": "service_healthy"}
+
+
+def test_database_credentials_match_the_postgres_service(compose):
+    url = compose["services"]["web"]["environment"]["DATABASE_URL"]
+    postgres = compose["services"]["postgres"]["environment"]
+    expected = (
+        f"postgres://{postgres['POSTGRES_USER']}:{postgres['POSTGRES_PASSWORD']}"
+        f"@postgres:5432/{postgres['POSTGRES_DB']}"
+    )
+    assert url == expected
+
+
+def test_web_migrates_then_serves_with_gunicorn(compose):
+    web = compose["services"]["web"]
+    command = web["command"]
+    assert command.index("migrate") < command.index("gunicorn kidneyweb.wsgi")
+    assert "sync_model_versions" in command
+    assert "0.0.0.0:8000" in command
+    assert web["ports"] == ["8000:8000"]
+    assert "/accounts/login/" in " ".join(web["healthcheck"]["test"])
+    assert web["depends_on"]["postgres"] == {"condition": "service_healthy"}
+
+
+def test_worker_and_beat_run_the_commands_of_the_procfile(compose):
+    procfile = dict(
+        line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line
+    )
+    for name in ("worker", "beat"):
+        compose_argv = shlex.split(compose["services"][name]["command"])
+        assert compose_argv[:4] == shlex.split(procfile[name])[:4]
+    assert compose["services"]["worker"]["depends_on"]["web"] == {"condition": "service_healthy"}
+
+
+@pytest.mark.parametrize("name", ["postgres", "redis", "web", "worker"])
+def test_long_running_services_have_health_checks(compose, name):
+    assert compose["services"][name]["healthcheck"]["test"]
+
+
+def test_every_management_command_named_in_compose_exists(compose):
+    commands_dir = ROOT / "scans" / "management" / "commands"
+    named = re.findall(r"manage\.py (\w+)", compose["services"]["web"]["command"])
+    builtin = {"migrate", "collectstatic"}
+    for command in named:
+        assert command in builtin or (commands_dir / f"{command}.py").is_file(), command
+
+
+def test_dockerfile_installs_the_pinned_requirements_and_runs_gunicorn():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "FROM python:3.11" in dockerfile
+    assert "pip install -r requirements.txt" in dockerfile
+    assert "collectstatic --noinput" in dockerfile
+    assert "USER kidneyweb" in dockerfile
+    assert '"gunicorn", "kidneyweb.wsgi"' in dockerfile
+    assert re.search(r"^gunicorn==", (ROOT / "requirements.txt").read_text(), re.M)
