@@ -128,6 +128,23 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# Uploaded scans go to local files (MEDIA_ROOT) unless a bucket is named: then to
+# S3 or any S3-compatible store, which web and workers on other hosts share.
+# Credentials come from the usual AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
+S3_BUCKET = os.getenv("KIDNEYWEB_S3_BUCKET", "")
+if S3_BUCKET:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": S3_BUCKET,
+            "endpoint_url": os.getenv("KIDNEYWEB_S3_ENDPOINT_URL") or None,
+            "region_name": os.getenv("KIDNEYWEB_S3_REGION") or None,
+            "location": os.getenv("KIDNEYWEB_S3_PREFIX", ""),
+            "default_acl": "private",  # scans are served only through our own views
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
 
 MODELS_DIR = Path(os.getenv("KIDNEYWEB_MODELS_DIR", BASE_DIR / "models"))
 INFERENCE_RUNTIME = os.getenv("KIDNEYWEB_INFERENCE_RUNTIME", "litert")

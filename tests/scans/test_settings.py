@@ -116,3 +116,18 @@ def test_redis_visibility_timeout_outlasts_a_task_and_the_one_before_it():
     options, time_limit = result.stdout.splitlines()
     # With prefetch 1 and late acks, a message may wait behind one running task.
     assert ast.literal_eval(options)["visibility_timeout"] >= 2 * int(time_limit)
+
+
+def test_media_goes_to_local_files_unless_a_bucket_is_named():
+    assert "FileSystemStorage" in load_settings("STORAGES", DJANGO_DEBUG="1").stdout
+    result = load_settings(
+        "STORAGES",
+        DJANGO_DEBUG="1",
+        KIDNEYWEB_S3_BUCKET="scans",
+        KIDNEYWEB_S3_ENDPOINT_URL="http://minio:9000",
+    )
+    default = ast.literal_eval(result.stdout)["default"]
+    assert default["BACKEND"] == "storages.backends.s3.S3Storage"
+    assert default["OPTIONS"]["bucket_name"] == "scans"
+    assert default["OPTIONS"]["endpoint_url"] == "http://minio:9000"
+    assert default["OPTIONS"]["default_acl"] == "private"
