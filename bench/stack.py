@@ -142,7 +142,7 @@ def wait_until_ready(service: Service, *, timeout: float = 60) -> None:
             _fail_if_dead(service)
             try:
                 return requests.get(f"{service.url}/accounts/login/", timeout=1).ok
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or still starting
                 return False
 
     else:

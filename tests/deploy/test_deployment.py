@@ -100,3 +100,9 @@ def test_dockerfile_installs_the_pinned_requirements_and_runs_gunicorn():
     assert "USER kidneyweb" in dockerfile
     assert '"gunicorn", "kidneyweb.wsgi"' in dockerfile
     assert re.search(r"^gunicorn==", (ROOT / "requirements.txt").read_text(), re.M)
+
+
+def test_every_environment_variable_of_the_settings_is_documented():
+    readme = (ROOT / "README.md").read_text()
+    missing = sorted(name for name in settings_variables() if f"`{name}`" not in readme)
+    assert missing == []
