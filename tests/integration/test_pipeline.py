@@ -63,7 +63,7 @@ def test_upload_returns_queued_and_a_worker_reads_it_like_mlcore(
 def test_burst_of_uploads_is_read_exactly_once_each(make_stack, clinician, password):
     services = make_stack()
     web = services.web()
-    services.worker()
+    worker = services.worker(concurrency=2)
     browser = stack.Browser(web.url, clinician.username, password)
 
     scan_ids = upload_each(browser, slices(20))
@@ -71,6 +71,8 @@ def test_burst_of_uploads_is_read_exactly_once_each(make_stack, clinician, passw
 
     assert Scan.objects.filter(pk__in=scan_ids, status="done").count() == 20
     assert Prediction.objects.filter(scan__in=scan_ids).count() == 20
+    # The model was loaded once per pool process, at start, not per task.
+    assert worker.log().count("Model version 20") == 2
 
 
 def test_worker_process_killed_mid_task_still_reads_every_scan_once(
