@@ -96,8 +96,9 @@ def load_images(path: Path) -> list[bytes]:
 def create_user(env: dict) -> None:
     code = (
         "from django.contrib.auth.models import User\n"
+        "from scans.roles import CLINICIAN, role_group\n"
         f"u, _ = User.objects.get_or_create(username={USERNAME!r})\n"
-        f"u.set_password({PASSWORD!r}); u.save()"
+        f"u.set_password({PASSWORD!r}); u.save(); u.groups.add(role_group(CLINICIAN))"
     )
     subprocess.run(
         [str(stack.BIN / "python"), "manage.py", "shell", "-c", code],

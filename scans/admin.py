@@ -1,40 +1,309 @@
 from __future__ import annotations
 
-from django.contrib import admin
+import csv
 
-from scans.models import ModelVersion, Prediction, Scan
+from django.contrib import admin, messages
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+
+from scans import services
+from scans.audit import audit_record
+from scans.charts import probability_bars
+from scans.models import AuditEvent, ModelVersion, Prediction, Review, Scan
+from scans.selectors import agreement_by_model_version, scans_export_rows
+
+
+class ReviewedFilter(admin.SimpleListFilter):
+    title = "review"
+    parameter_name = "reviewed"
+
+    def lookups(self, request, model_admin):
+        return [("no", "Not reviewed"), ("yes", "Reviewed")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "no":
+            return queryset.filter(review__isnull=True)
+        if self.value() == "yes":
+            return queryset.filter(review__isnull=False)
+        return queryset
+
+
+class AgreementFilter(admin.SimpleListFilter):
+    title = "AI vs reviewer"
+    parameter_name = "agreement"
+
+    def lookups(self, request, model_admin):
+        return [("agree", "Agreement"), ("disagree", "Disagreement")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("agree", "disagree"):
+            return queryset.filter(review__agrees=self.value() == "agree")
+        return queryset
 
 
 class PredictionInline(admin.TabularInline):
     model = Prediction
     extra = 0
     can_delete = False
+    verbose_name_plural = "Prediction history (every model version that read the scan)"
     fields = ["model_version", "label", "confidence", "milliseconds", "created_at"]
     readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class ReviewInline(admin.TabularInline):
+    """Past reviews are read-only; a new verdict is a new row."""
+
+    model = Review
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "Review history"
+    fields = ["created_at", "reviewer", "verdict", "ai_label", "agrees", "comment"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(Scan)
 class ScanAdmin(admin.ModelAdmin):
-    list_display = ["id", "owner", "original_name", "uploaded_at", "status", "ai_label"]
-    list_filter = ["status", "prediction__label", "uploaded_at"]
+    list_display = [
+        "thumbnail_tag",
+        "id",
+        "owner",
+        "uploaded_at",
+        "status",
+        "ai_label",
+        "confidence",
+        "model_version",
+        "review_state",
+        "verdict",
+    ]
+    list_display_links = ["thumbnail_tag", "id"]
+    list_filter = [
+        "status",
+        "prediction__label",
+        ReviewedFilter,
+        AgreementFilter,
+        "prediction__model_version",
+        "uploaded_at",
+    ]
     search_fields = ["owner__username", "original_name", "note"]
     date_hierarchy = "uploaded_at"
-    list_select_related = ["owner", "prediction"]
+    list_select_related = ["owner", "prediction", "review", "review__reviewer"]
     readonly_fields = [
-        f.name for f in Scan._meta.get_fields() if f.concrete and f.name not in ("note",)
+        "large_image",
+        "probability_chart",
+        "owner",
+        "original_name",
+        "image_format",
+        "size_bytes",
+        "width",
+        "height",
+        "sha256",
+        "status",
+        "failure_reason",
+        "uploaded_at",
+        "queued_at",
+        "processing_at",
+        "done_at",
+        "failed_at",
+        "prediction",
+        "review",
     ]
-    inlines = [PredictionInline]
+    fields = ["large_image", "probability_chart", "note", *readonly_fields[2:]]
+    inlines = [PredictionInline, ReviewInline]
+    actions = ["reclassify", "mark_reviewed", "export_csv"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # scans come from uploads
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm("scans.review_scan")
+
+    @admin.display(description="Image")
+    def thumbnail_tag(self, scan: Scan) -> str:
+        url = reverse("scan_thumbnail", args=[scan.pk])
+        return format_html('<img src="{}" width="48" height="48" alt="">', url)
+
+    @admin.display(description="Image")
+    def large_image(self, scan: Scan) -> str:
+        url = reverse("scan_image", args=[scan.pk])
+        return format_html('<img src="{}" style="max-width:512px;width:100%" alt="">', url)
+
+    @admin.display(description="Probabilities")
+    def probability_chart(self, scan: Scan) -> str:
+        bars = probability_bars(scan)
+        if not bars:
+            return "—"
+        return format_html_join(
+            "",
+            '<div><span style="display:inline-block;width:5em">{}</span>'
+            '<span style="display:inline-block;background:{};height:0.9em;width:{}px"></span>'
+            " {}%</div>",
+            (
+                (
+                    bar["label"],
+                    "#0b5cad" if bar["winner"] else "#9aa5b1",
+                    bar["width"],
+                    bar["percent"],
+                )
+                for bar in bars
+            ),
+        )
 
     @admin.display(description="AI reading", ordering="prediction__label")
     def ai_label(self, scan: Scan) -> str:
-        return str(scan.prediction) if scan.prediction else "—"
+        return scan.prediction.label if scan.prediction else "—"
+
+    @admin.display(description="Confidence", ordering="prediction__confidence")
+    def confidence(self, scan: Scan) -> str:
+        return f"{scan.prediction.confidence:.1%}" if scan.prediction else "—"
+
+    @admin.display(description="Model", ordering="prediction__model_version")
+    def model_version(self, scan: Scan) -> str:
+        return scan.prediction.model_version_id if scan.prediction else "—"
+
+    @admin.display(description="Review", boolean=True, ordering="review")
+    def review_state(self, scan: Scan) -> bool:
+        return scan.review_id is not None
+
+    @admin.display(description="Verdict")
+    def verdict(self, scan: Scan) -> str:
+        if scan.review is None:
+            return "—"
+        return f"{scan.review.get_verdict_display()} ({scan.review.reviewer})"
+
+    @admin.action(
+        description="Read again with the active model (through the workers)",
+        permissions=["change"],
+    )
+    def reclassify(self, request: HttpRequest, queryset) -> None:
+        count = services.scans_reclassify(scans=queryset, actor=request.user, request=request)
+        self.message_user(request, f"{count} scan(s) queued to be read again.")
+
+    @admin.action(description="Mark reviewed: confirm the AI reading", permissions=["review"])
+    def mark_reviewed(self, request: HttpRequest, queryset) -> None:
+        done = queryset.filter(status=Scan.Status.DONE, prediction__isnull=False)
+        for scan in done:
+            services.review_create(
+                scan=scan, reviewer=request.user, verdict=Review.CONFIRMED, request=request
+            )
+        skipped = queryset.count() - done.count()
+        self.message_user(request, f"{done.count()} scan(s) confirmed.")
+        if skipped:
+            self.message_user(
+                request, f"{skipped} scan(s) without an AI reading skipped.", messages.WARNING
+            )
+
+    def has_review_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("scans.add_review")
+
+    @admin.action(description="Export as CSV")
+    def export_csv(self, request: HttpRequest, queryset) -> HttpResponse:
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="kidneyweb-scans.csv"'
+        rows = scans_export_rows(scans=queryset)
+        csv.writer(response).writerows(rows)
+        audit_record(
+            action=AuditEvent.Action.EXPORT, request=request, scans=len(rows) - 1, format="csv"
+        )
+        return response
 
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ["id", "created", "is_active", "validation_accuracy"]
+    list_display = [
+        "id",
+        "created",
+        "is_active",
+        "validation_accuracy_display",
+        "reviewed",
+        "agreement",
+    ]
     list_filter = ["is_active"]
     readonly_fields = ["id", "created", "metrics", "is_active", "synced_at"]
+    actions = ["activate"]
 
     def has_add_permission(self, request) -> bool:
         return False  # versions come from models/ folders (train_model, sync_model_versions)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # versions are immutable; predictions point at them
+
+    def get_queryset(self, request):
+        self._agreement = agreement_by_model_version()
+        return super().get_queryset(request)
+
+    @admin.display(description="Held-out accuracy")
+    def validation_accuracy_display(self, version: ModelVersion) -> str:
+        accuracy = version.validation_accuracy
+        return f"{accuracy:.1%}" if accuracy is not None else "—"
+
+    @admin.display(description="Reviewed")
+    def reviewed(self, version: ModelVersion) -> int:
+        return self._agreement.get(version.id, {}).get("reviewed", 0)
+
+    @admin.display(description="Live agreement")
+    def agreement(self, version: ModelVersion) -> str:
+        stats = self._agreement.get(version.id)
+        return f"{stats['rate']:.1%}" if stats and stats["reviewed"] else "—"
+
+    @admin.action(
+        description="Activate (or roll back to) the selected version", permissions=["activate"]
+    )
+    def activate(self, request: HttpRequest, queryset) -> None:
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one version.", messages.ERROR)
+            return
+        version = services.model_version_activate(
+            version_id=queryset.get().id, actor=request.user, request=request
+        )
+        self.message_user(request, f"Version {version.id} is active; workers use it from now.")
+
+    def has_activate_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read-only for admins: nobody adds, edits or deletes audit events here."""
+
+    list_display = ["created_at", "actor_name", "action", "object_type", "object_id", "ip"]
+    list_filter = ["action", "created_at"]
+    search_fields = ["actor_name", "object_id", "ip"]
+    date_hierarchy = "created_at"
+    readonly_fields = [f.name for f in AuditEvent._meta.fields]
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+# Reviews are written through the worklist or the scan actions, never edited here.
+@admin.register(Review)
+class ReviewAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "scan", "reviewer", "verdict", "ai_label", "agrees"]
+    list_filter = ["verdict", "agrees", "ai_label", "created_at"]
+    search_fields = ["reviewer__username", "comment"]
+    readonly_fields = [f.name for f in Review._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

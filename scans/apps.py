@@ -6,3 +6,6 @@ from django.apps import AppConfig
 class ScansConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "scans"
+
+    def ready(self) -> None:
+        from scans import audit  # noqa: F401  (connects the log-in receivers)

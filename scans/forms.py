@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 
-from scans.models import Diagnosis, Scan
+from scans.models import Diagnosis, Review, Scan
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -71,3 +71,33 @@ class HistoryFilterForm(forms.Form):
             "date_to": data.get("date_to"),
             "query": data.get("q", "").strip(),
         }
+
+
+class ReviewForm(forms.Form):
+    verdict = forms.ChoiceField(choices=Review.VERDICTS)
+    comment = forms.CharField(
+        label="Comment (optional)",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
+class DashboardFilterForm(forms.Form):
+    days = forms.TypedChoiceField(
+        label="Period",
+        coerce=int,
+        choices=[
+            (7, "Last 7 days"),
+            (30, "Last 30 days"),
+            (90, "Last 90 days"),
+            (365, "Last year"),
+        ],
+        initial=30,
+        required=False,
+    )
+    model_version = forms.ChoiceField(label="Model version", required=False)
+
+    def __init__(self, *args, versions: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["model_version"].choices = [("", "All versions"), *[(v, v) for v in versions]]

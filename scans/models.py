@@ -100,9 +100,17 @@ class Scan(models.Model):
     prediction = models.ForeignKey(
         "Prediction", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The reviewer's current verdict: the newest review (all are kept).
+    review = models.ForeignKey(
+        "Review", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-uploaded_at", "-id"]
+        permissions = [
+            ("review_scan", "Can see and review every user's scans"),
+            ("view_dashboard", "Can see the performance dashboard"),
+        ]
         indexes = [
             models.Index(fields=["owner", "-uploaded_at"], name="scan_owner_uploaded"),
             models.Index(fields=["owner", "status", "-uploaded_at"], name="scan_owner_status"),
@@ -143,3 +151,75 @@ class Prediction(models.Model):
     @property
     def description(self) -> str:
         return DIAGNOSIS_DESCRIPTIONS.get(self.label, "")
+
+
+class Review(models.Model):
+    """A reviewer's verdict on the AI reading of a scan. Never edited: a changed
+    opinion is a new row, and the scan points at the newest."""
+
+    CONFIRMED = "confirmed"
+    VERDICTS = [
+        (CONFIRMED, "Confirmed"),
+        *[(d.value, f"Corrected to {d.label}") for d in Diagnosis],
+    ]
+
+    scan = models.ForeignKey(Scan, on_delete=models.CASCADE, related_name="reviews")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    verdict = models.CharField(max_length=16, choices=VERDICTS)
+    comment = models.TextField(blank=True)
+    # What the AI said when the review was made (a later model may read the scan again).
+    prediction = models.ForeignKey(Prediction, on_delete=models.PROTECT, related_name="reviews")
+    ai_label = models.CharField(max_length=16, choices=Diagnosis)
+    true_label = models.CharField(max_length=16, choices=Diagnosis)
+    agrees = models.BooleanField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["created_at"], name="review_created")]
+
+    def __str__(self) -> str:
+        return f"{self.get_verdict_display()} by {self.reviewer} ({self.created_at:%Y-%m-%d})"
+
+
+class AuditEvent(models.Model):
+    """Append-only record of who did what, to which object, when and from where."""
+
+    class Action(models.TextChoices):
+        LOGIN = "login", "Logged in"
+        LOGOUT = "logout", "Logged out"
+        LOGIN_FAILED = "login_failed", "Failed log in"
+        UPLOAD = "upload", "Uploaded a scan"
+        VIEW_RESULT = "view_result", "Viewed a result"
+        VIEW_IMAGE = "view_image", "Viewed an image"
+        REVIEW = "review", "Reviewed a scan"
+        DELETE = "delete", "Deleted a scan"
+        EXPORT = "export", "Exported scans"
+        RECLASSIFY = "reclassify", "Sent scans to be read again"
+        ACTIVATE_MODEL = "activate_model", "Activated a model version"
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    actor_name = models.CharField(max_length=150, blank=True)  # kept if the user goes
+    action = models.CharField(max_length=32, choices=Action)
+    object_type = models.CharField(max_length=32, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["action", "created_at"], name="audit_action_created")]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_name or '-'} {self.action}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise PermissionError("Audit events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("Audit events are never deleted.")

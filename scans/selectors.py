@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
+from django.db.models.functions import TruncDate
 
 from mlcore import versions
-from scans.models import Diagnosis, Scan
+from scans.models import Diagnosis, Review, Scan
 
 
 def active_model_version(*, models_dir: Path) -> dict | None:
@@ -26,9 +27,9 @@ def active_model_version(*, models_dir: Path) -> dict | None:
 
 
 def scans_visible_to(*, user) -> QuerySet[Scan]:
-    """Staff see every scan; everybody else only their own."""
-    scans = Scan.objects.select_related("prediction", "owner")
-    return scans if user.is_staff else scans.filter(owner=user)
+    """Reviewers and admins see every scan; everybody else only their own."""
+    scans = Scan.objects.select_related("prediction", "owner", "review")
+    return scans if user.has_perm("scans.review_scan") else scans.filter(owner=user)
 
 
 def scan_get_for_user(*, user, scan_id: int) -> Scan:
@@ -72,3 +73,146 @@ def scan_counts_for_user(*, user) -> dict[str, int]:
         if row["prediction__label"] in counts:
             counts[row["prediction__label"]] = row["n"]
     return counts
+
+
+EXPORT_HEADER = [
+    "scan_id",
+    "owner",
+    "file_name",
+    "uploaded_at",
+    "done_at",
+    "status",
+    "ai_label",
+    *[f"p_{label}" for label in Diagnosis.values],
+    "model_version",
+    "review_verdict",
+    "reviewer",
+    "reviewed_at",
+]
+
+
+def scans_export_rows(*, scans: QuerySet[Scan]) -> list[list[str]]:
+    """The CSV export: a header row, then one row per scan."""
+    rows = [EXPORT_HEADER]
+    for scan in scans.select_related("owner", "prediction", "review__reviewer").order_by("pk"):
+        prediction, review = scan.prediction, scan.review
+        probabilities = prediction.probabilities if prediction else {}
+        rows.append(
+            [
+                str(scan.pk),
+                scan.owner.get_username(),
+                _csv_safe(scan.original_name),
+                scan.uploaded_at.isoformat(),
+                scan.done_at.isoformat() if scan.done_at else "",
+                scan.status,
+                prediction.label if prediction else "",
+                *[
+                    f"{probabilities[label]:.6f}" if prediction else ""
+                    for label in Diagnosis.values
+                ],
+                prediction.model_version_id if prediction else "",
+                review.verdict if review else "",
+                review.reviewer.get_username() if review else "",
+                review.created_at.isoformat() if review else "",
+            ]
+        )
+    return rows
+
+
+def _csv_safe(text: str) -> str:
+    """Spreadsheets run cells that start with = + - @ as formulas; quote them."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@") else text
+
+
+def agreement_by_model_version() -> dict[str, dict]:
+    """Per model version: reviewed scans (current review), how many the reviewer
+    confirmed, and the agreement rate."""
+    rows = (
+        Review.objects.filter(scan__review=F("pk"))
+        .values("prediction__model_version")
+        .annotate(reviewed=Count("id"), agreed=Count("id", filter=Q(agrees=True)))
+    )
+    return {
+        row["prediction__model_version"]: {
+            "reviewed": row["reviewed"],
+            "agreed": row["agreed"],
+            "rate": row["agreed"] / row["reviewed"] if row["reviewed"] else None,
+        }
+        for row in rows
+    }
+
+
+def worklist_for_reviewer() -> QuerySet[Scan]:
+    """Read scans in review order: unreviewed first, least confident first."""
+    return (
+        Scan.objects.filter(status=Scan.Status.DONE, prediction__isnull=False)
+        .select_related("prediction", "owner", "review")
+        .annotate(reviewed=Count("reviews"))
+        .order_by(F("review").asc(nulls_first=True), "prediction__confidence", "pk")
+    )
+
+
+def dashboard_stats(*, since: date, model_version: str = "") -> dict:
+    """The performance dashboard's numbers, the reviewer's verdict taken as the truth.
+
+    Reviews are the current review of each scan; uploads and timings count
+    scans uploaded on or after ``since``.
+    """
+    reviews = Review.objects.filter(scan__review=F("pk"))
+    if model_version:
+        reviews = reviews.filter(prediction__model_version=model_version)
+    pairs = list(reviews.values_list("true_label", "ai_label", "agrees", "created_at"))
+    labels = Diagnosis.values
+    matrix = [[0] * len(labels) for _ in labels]
+    for true_label, ai_label, _, _ in pairs:
+        matrix[labels.index(true_label)][labels.index(ai_label)] += 1
+    per_class = {}
+    for i, label in enumerate(labels):
+        support = sum(matrix[i])
+        predicted = sum(row[i] for row in matrix)
+        per_class[label] = {
+            "support": support,
+            "recall": matrix[i][i] / support if support else None,
+            "precision": matrix[i][i] / predicted if predicted else None,
+        }
+    by_day: dict[date, list[int]] = {}
+    for _, _, agrees, created_at in pairs:
+        if created_at.date() >= since:
+            day = by_day.setdefault(created_at.date(), [0, 0])
+            day[0] += 1
+            day[1] += int(agrees)
+
+    scans = Scan.objects.filter(uploaded_at__date__gte=since)
+    uploads_by_day = dict(
+        scans.annotate(day=TruncDate("uploaded_at"))
+        .values("day")
+        .annotate(n=Count("id"))
+        .values_list("day", "n")
+    )
+    seconds = sorted(
+        (done - uploaded).total_seconds()
+        for uploaded, done in scans.filter(status=Scan.Status.DONE).values_list(
+            "uploaded_at", "done_at"
+        )
+        if done
+    )
+    agreed = sum(1 for _, _, agrees, _ in pairs if agrees)
+    return {
+        "reviewed": len(pairs),
+        "agreed": agreed,
+        "agreement": agreed / len(pairs) if pairs else None,
+        "labels": labels,
+        "confusion_matrix": matrix,
+        "per_class": per_class,
+        "by_model_version": agreement_by_model_version(),
+        "agreement_by_day": {day: a / n for day, (n, a) in sorted(by_day.items())},
+        "uploads_by_day": dict(sorted(uploads_by_day.items())),
+        "uploaded": scans.count(),
+        "by_status": dict(
+            scans.values("status").annotate(n=Count("id")).values_list("status", "n")
+        ),
+        "result_seconds_mean": sum(seconds) / len(seconds) if seconds else None,
+        "result_seconds_p95": seconds[min(int(0.95 * len(seconds)), len(seconds) - 1)]
+        if seconds
+        else None,
+    }

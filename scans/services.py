@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 from pathlib import Path, PurePath
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
@@ -21,8 +23,10 @@ from PIL import Image
 from mlcore import versions
 from mlcore.inference import Classifier
 from mlcore.preprocessing import ImageError, open_image, to_rgb_or_grey
+from scans.audit import audit_record
 from scans.classifier import ModelUnavailableError, classifier_get
-from scans.models import ModelVersion, Prediction, Scan
+from scans.models import AuditEvent, ModelVersion, Prediction, Review, Scan
+from scans.roles import ADMIN, CLINICIAN, ROLES, role_group
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +111,9 @@ class UploadResult:
     rejected: list[UploadRejected]
 
 
-def scans_upload(*, owner, uploads: list[UploadedFile], note: str = "") -> UploadResult:
+def scans_upload(
+    *, owner, uploads: list[UploadedFile], note: str = "", request=None
+) -> UploadResult:
     """Store every upload that passes the checks as a scan and send it to be read.
 
     Rejected files are reported, one reason each, and leave nothing behind.
@@ -120,6 +126,7 @@ def scans_upload(*, owner, uploads: list[UploadedFile], note: str = "") -> Uploa
             rejected.append(exc)
     scans = [scan_create(owner=owner, checked=item, note=note) for item in checked]
     for scan in scans:
+        audit_record(action=AuditEvent.Action.UPLOAD, actor=owner, request=request, obj=scan)
         scan_enqueue(scan=scan)
     return UploadResult(scans=scans, rejected=rejected)
 
@@ -239,9 +246,18 @@ def scan_retry(*, scan: Scan) -> Scan:
     return scan
 
 
-def scan_delete(*, scan: Scan) -> None:
-    """Delete the scan, its predictions and its files."""
+def scan_delete(*, scan: Scan, actor=None, request=None) -> None:
+    """Delete the scan, its predictions, reviews and files."""
     with transaction.atomic():
+        audit_record(
+            action=AuditEvent.Action.DELETE,
+            actor=actor,
+            request=request,
+            obj=scan,
+            name=scan.original_name,
+            owner=scan.owner.get_username(),
+        )
+        Review.objects.filter(scan=scan).delete()  # reviews protect their predictions
         scan.delete()
         transaction.on_commit(lambda: _delete_files(scan))
 
@@ -281,6 +297,88 @@ def model_versions_sync(*, models_dir: Path | None = None) -> ModelVersion | Non
             active.is_active = True
             active.save(update_fields=["is_active"])
     return active
+
+
+def scans_reclassify(*, scans, actor, request=None) -> int:
+    """Read the scans again with the active model, through the workers."""
+    count = 0
+    with transaction.atomic():
+        for scan in scans:
+            Scan.objects.filter(pk=scan.pk).update(
+                status=Scan.Status.QUEUED, queued_at=timezone.now(), failure_reason=""
+            )
+            scan_enqueue(scan=scan)
+            count += 1
+        audit_record(action=AuditEvent.Action.RECLASSIFY, actor=actor, request=request, scans=count)
+    return count
+
+
+def review_create(*, scan: Scan, reviewer, verdict: str, comment: str = "", request=None) -> Review:
+    """Record a reviewer's verdict on the scan's current AI reading (a new row each time)."""
+    if scan.status != Scan.Status.DONE or scan.prediction is None:
+        raise ValueError("Only a scan with an AI reading can be reviewed.")
+    if verdict not in dict(Review.VERDICTS):
+        raise ValueError(f"Unknown verdict {verdict!r}.")
+    ai_label = scan.prediction.label
+    true_label = ai_label if verdict == Review.CONFIRMED else verdict
+    with transaction.atomic():
+        review = Review.objects.create(
+            scan=scan,
+            reviewer=reviewer,
+            verdict=verdict,
+            comment=comment.strip(),
+            prediction=scan.prediction,
+            ai_label=ai_label,
+            true_label=true_label,
+            agrees=true_label == ai_label,
+        )
+        scan.review = review
+        scan.save(update_fields=["review"])
+        audit_record(
+            action=AuditEvent.Action.REVIEW,
+            actor=reviewer,
+            request=request,
+            obj=scan,
+            verdict=verdict,
+        )
+    return review
+
+
+def model_version_activate(*, version_id: str, actor=None, request=None) -> ModelVersion:
+    """Serve ``version_id`` from now on: workers load it at their next scan."""
+    models_dir = Path(settings.MODELS_DIR)
+    previous = versions.active_version(models_dir)
+    versions.activate(version_id, models_dir)
+    active = model_versions_sync(models_dir=models_dir)
+    audit_record(
+        action=AuditEvent.Action.ACTIVATE_MODEL,
+        actor=actor,
+        request=request,
+        obj=active,
+        previous=previous,
+        via="admin" if request is not None else "command line",
+    )
+    return active
+
+
+def user_create(*, username: str, role: str, password: str | None = None):
+    """A user in one role: reviewers and admins may use the admin site, admins are
+    superusers. ``password=None`` leaves the account unable to log in."""
+    if role not in ROLES:
+        raise ValueError(f"Unknown role {role!r}; choose one of {', '.join(ROLES)}.")
+    user_model = get_user_model()
+    if user_model.objects.filter(username=username).exists():
+        raise ValueError(f"User {username!r} already exists.")
+    user = user_model(username=username, is_staff=role != CLINICIAN, is_superuser=role == ADMIN)
+    if password is None:
+        user.set_unusable_password()
+    else:
+        validate_password(password, user)
+        user.set_password(password)
+    with transaction.atomic():
+        user.save()
+        user.groups.add(role_group(role))
+    return user
 
 
 def _thumbnail(image: Image.Image) -> bytes:

@@ -15,3 +15,8 @@ urlpatterns = [
     path("scans/<int:scan_id>/retry/", views.scan_retry, name="scan_retry"),
     path("accounts/signup/", views.signup, name="signup"),
 ]
+urlpatterns += [
+    path("review/", views.worklist, name="worklist"),
+    path("review/scans/<int:scan_id>/", views.review, name="review"),
+    path("dashboard/", views.dashboard, name="dashboard"),
+]

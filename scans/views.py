@@ -1,30 +1,36 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.auth.forms import UserCreationForm
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from scans import services
-from scans.forms import HistoryFilterForm, UploadForm
-from scans.models import Diagnosis, Scan
+from scans.audit import audit_record
+from scans.charts import CHART_ROW_HEIGHT, dashboard_charts, probability_bars
+from scans.forms import DashboardFilterForm, HistoryFilterForm, ReviewForm, UploadForm
+from scans.models import AuditEvent, Diagnosis, ModelVersion, Scan
 from scans.selectors import (
     active_model_version,
+    dashboard_stats,
     scan_counts_for_user,
     scan_get_for_user,
     scan_list_for_user,
+    worklist_for_reviewer,
 )
 
 HISTORY_PAGE_SIZE = 20
 CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png"}
-CHART_BAR_WIDTH = 200  # SVG units, as in templates/scans/_probability_chart.html
-CHART_ROW_HEIGHT = 28
 
 
 def _get_scan_for_user(request: HttpRequest, scan_id: int) -> Scan:
@@ -62,6 +68,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @login_required
+@permission_required("scans.add_scan", raise_exception=True)
 def upload(request: HttpRequest) -> HttpResponse:
     form = UploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
@@ -69,6 +76,7 @@ def upload(request: HttpRequest) -> HttpResponse:
             owner=request.user,
             uploads=form.cleaned_data["files"],
             note=form.cleaned_data["note"],
+            request=request,
         )
         if not result.rejected:
             if len(result.scans) == 1:
@@ -92,7 +100,8 @@ def upload(request: HttpRequest) -> HttpResponse:
 @login_required
 def scan_detail(request: HttpRequest, scan_id: int) -> HttpResponse:
     scan = _get_scan_for_user(request, scan_id)
-    bars = _probability_bars(scan)
+    audit_record(action=AuditEvent.Action.VIEW_RESULT, request=request, obj=scan)
+    bars = probability_bars(scan)
     context = {"scan": scan, "bars": bars, "chart_height": len(bars) * CHART_ROW_HEIGHT}
     if scan.status == Scan.Status.DONE and scan.prediction:
         context["confidence_percent"] = round(100 * scan.prediction.confidence)
@@ -103,6 +112,7 @@ def scan_detail(request: HttpRequest, scan_id: int) -> HttpResponse:
 @login_required
 def scan_image(request: HttpRequest, scan_id: int) -> FileResponse:
     scan = _get_scan_for_user(request, scan_id)
+    audit_record(action=AuditEvent.Action.VIEW_IMAGE, request=request, obj=scan)
     return _private_file(scan.image, CONTENT_TYPES.get(scan.image_format))
 
 
@@ -142,7 +152,7 @@ def scan_status(request: HttpRequest, scan_id: int) -> JsonResponse:
 def scan_delete(request: HttpRequest, scan_id: int) -> HttpResponse:
     scan = _get_scan_for_user(request, scan_id)
     if request.method == "POST":
-        services.scan_delete(scan=scan)
+        services.scan_delete(scan=scan, actor=request.user, request=request)
         messages.success(request, f"Scan {scan_id} ({scan.original_name}) was deleted.")
         return redirect("home")
     return render(request, "scans/confirm_delete.html", {"scan": scan})
@@ -168,26 +178,6 @@ def signup(request: HttpRequest) -> HttpResponse:
     return render(request, "registration/signup.html", {"form": form})
 
 
-def _probability_bars(scan: Scan) -> list[dict]:
-    """The four classes in model order for the SVG chart, with the winner marked."""
-    prediction = scan.prediction if scan.status == Scan.Status.DONE else None
-    if prediction is None:
-        return []
-    bars = []
-    for row, label in enumerate(Diagnosis.values):
-        probability = float(prediction.probabilities.get(label, 0.0))
-        bars.append(
-            {
-                "label": label,
-                "percent": f"{100 * probability:.1f}",
-                "width": f"{CHART_BAR_WIDTH * probability:.1f}",
-                "y": row * CHART_ROW_HEIGHT,
-                "winner": label == prediction.label,
-            }
-        )
-    return bars
-
-
 def _upload_limits() -> dict:
     return {
         "max_megabytes": f"{settings.MAX_UPLOAD_BYTES / 1024 / 1024:g} MB",
@@ -204,3 +194,76 @@ def _private_file(field, content_type: str | None) -> FileResponse:
     response["Cache-Control"] = "private, max-age=3600"
     response["Content-Disposition"] = "inline"
     return response
+
+
+@require_GET
+@login_required
+@permission_required("scans.review_scan", raise_exception=True)
+def worklist(request: HttpRequest) -> HttpResponse:
+    """Scans to review: unreviewed first, least confident first."""
+    page = Paginator(worklist_for_reviewer(), HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "scans/worklist.html", {"page": page})
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@permission_required("scans.review_scan", raise_exception=True)
+def review(request: HttpRequest, scan_id: int) -> HttpResponse:
+    """One scan, its AI reading and past reviews; confirm or correct (keys C, 1-4).
+
+    After a verdict the next unreviewed scan of the worklist opens.
+    """
+    scan = _get_scan_for_user(request, scan_id)
+    if scan.status != Scan.Status.DONE or scan.prediction is None:
+        raise Http404("This scan has no AI reading to review.")
+    order = list(worklist_for_reviewer().values_list("pk", flat=True))
+    position = order.index(scan.pk) if scan.pk in order else -1
+    neighbours = {
+        "previous": order[position - 1] if position > 0 else None,
+        "next": order[position + 1] if 0 <= position < len(order) - 1 else None,
+    }
+    form = ReviewForm(request.POST or None)
+    if request.method == "POST":
+        if not request.user.has_perm("scans.add_review"):
+            raise PermissionDenied
+        if form.is_valid():
+            services.review_create(
+                scan=scan,
+                reviewer=request.user,
+                verdict=form.cleaned_data["verdict"],
+                comment=form.cleaned_data["comment"],
+                request=request,
+            )
+            messages.success(request, f"Scan {scan.pk} reviewed.")
+            waiting = worklist_for_reviewer().filter(review__isnull=True).first()
+            return redirect("review", scan_id=waiting.pk) if waiting else redirect("worklist")
+    audit_record(action=AuditEvent.Action.VIEW_RESULT, request=request, obj=scan)
+    context = {
+        "scan": scan,
+        "form": form,
+        "bars": probability_bars(scan),
+        "chart_height": 4 * CHART_ROW_HEIGHT,
+        "reviews": scan.reviews.select_related("reviewer"),
+        "diagnoses": Diagnosis.values,
+        **neighbours,
+    }
+    return render(request, "scans/review.html", context, status=400 if form.errors else 200)
+
+
+@require_GET
+@login_required
+@permission_required("scans.view_dashboard", raise_exception=True)
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """How the model performs against the reviewers, and how the platform is used."""
+    filters = DashboardFilterForm(
+        {"days": "30", **request.GET.dict()},
+        versions=list(ModelVersion.objects.values_list("id", flat=True)),
+    )
+    filters.is_valid()
+    days = filters.cleaned_data.get("days") or 30
+    since = timezone.localdate() - timedelta(days=days - 1)
+    stats = dashboard_stats(
+        since=since, model_version=filters.cleaned_data.get("model_version", "")
+    )
+    context = {"filters": filters, "stats": stats, "since": since, **dashboard_charts(stats, since)}
+    return render(request, "scans/dashboard.html", context)

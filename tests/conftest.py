@@ -27,14 +27,42 @@ def password() -> str:
     return "correct horse battery staple"
 
 
+def user_in_role(django_user_model, username: str, password: str, role: str):
+    from scans.roles import ADMIN, CLINICIAN, role_group
+
+    user = django_user_model.objects.create_user(
+        username,
+        f"{username}@example.org",
+        password,
+        is_staff=role != CLINICIAN,
+        is_superuser=role == ADMIN,
+    )
+    user.groups.add(role_group(role))  # get-or-create: transactional tests flush groups
+    return user
+
+
 @pytest.fixture
 def alice(django_user_model, password):
-    return django_user_model.objects.create_user("alice", "alice@example.org", password)
+    """A clinician."""
+    return user_in_role(django_user_model, "alice", password, "clinician")
 
 
 @pytest.fixture
 def bob(django_user_model, password):
-    return django_user_model.objects.create_user("bob", "bob@example.org", password)
+    """Another clinician."""
+    return user_in_role(django_user_model, "bob", password, "clinician")
+
+
+@pytest.fixture
+def rita(django_user_model, password):
+    """A reviewer."""
+    return user_in_role(django_user_model, "rita", password, "reviewer")
+
+
+@pytest.fixture
+def adam(django_user_model, password):
+    """An admin."""
+    return user_in_role(django_user_model, "adam", password, "admin")
 
 
 @pytest.fixture

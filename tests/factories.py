@@ -12,6 +12,8 @@ from PIL import Image
 from mlcore.data import CLASS_NAMES
 
 IMAGES_PER_CLASS = 6
+SHIPPED = Path(__file__).resolve().parents[1] / "models"  # the repository's model versions
+OLD, NEW = "20261126-153052", "20261126-161846"
 
 
 def synthetic_slice(label: int, number: int, size: int = 64) -> Image.Image:

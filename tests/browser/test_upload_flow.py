@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from django.db import connections
-from factories import encode, synthetic_slice
+from factories import encode, synthetic_slice, upload_file
 from playwright.sync_api import expect, sync_playwright
 
 from scans import services
@@ -104,3 +104,35 @@ def test_result_page_updates_by_itself_when_the_scan_is_read(
 
     expect(page.locator(".diagnosis-label")).to_be_visible(timeout=15_000)
     expect(page.locator(".chart-row")).to_have_count(4)
+
+
+def test_reviewer_confirms_with_the_keyboard_and_sees_the_dashboard(
+    browser_page, live_server, alice, rita, password
+):
+    from scans import services
+    from scans.models import Review, Scan
+
+    for name in ("first.png", "second.png"):
+        checked = services.upload_check(upload_file(name, encode(synthetic_slice(2, 2, size=128))))
+        scan = services.scan_create(owner=alice, checked=checked)
+        services.scan_classify(scan_id=scan.pk)
+    first, second = Scan.objects.order_by("prediction__confidence", "pk")
+
+    page = browser_page
+    log_in(page, live_server, rita, password)
+    page.get_by_role("link", name="Review", exact=True).click()
+    page.get_by_role("link", name=f"Scan {first.pk}", exact=True).first.click()
+    expect(page.get_by_role("heading", name=f"Review scan {first.pk}")).to_be_visible()
+    page.screenshot(path=SCREENSHOTS / "review.png", full_page=True)
+
+    page.keyboard.press("c")  # confirm, then the next scan of the worklist opens
+    expect(page.get_by_role("heading", name=f"Review scan {second.pk}")).to_be_visible()
+    assert Review.objects.get(scan=first).verdict == "confirmed"
+
+    page.keyboard.press("1")  # correct to Cyst (the first class), or confirm if it is Cyst
+    expect(page.get_by_role("heading", name="Review worklist")).to_be_visible()
+    assert Review.objects.get(scan=second).true_label == "Cyst"
+
+    page.get_by_role("link", name="Dashboard", exact=True).click()
+    expect(page.locator("#kpi-agreement")).to_be_visible()
+    page.screenshot(path=SCREENSHOTS / "dashboard.png", full_page=True)

@@ -11,6 +11,7 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.db import connection
 
 from bench import stack
+from scans.roles import CLINICIAN, role_group
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,6 +32,7 @@ def clinician(django_user_model, password):
     user = django_user_model(username="carol")
     user.password = hasher.encode(password, hasher.salt())
     user.save()
+    user.groups.add(role_group(CLINICIAN))
     return user
 
 

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from django.core.files.base import ContentFile
 from django.utils import timezone
-from factories import encode, synthetic_slice
+from factories import NEW, OLD, SHIPPED, encode, synthetic_slice
 
 from scans.models import Diagnosis, ModelVersion, Prediction, Scan
 
@@ -73,3 +74,15 @@ def make_scan(db, png_bytes) -> Callable[..., Scan]:
         return scan
 
     return make
+
+
+@pytest.fixture
+def two_versions(settings, tmp_path) -> Path:
+    """A models folder holding two shipped versions (linked, not copied)."""
+    root = tmp_path / "models"
+    root.mkdir()
+    for version in (OLD, NEW):
+        (root / version).symlink_to(SHIPPED / version)
+    (root / "ACTIVE").write_text(f"{OLD}\n")
+    settings.MODELS_DIR = root
+    return root

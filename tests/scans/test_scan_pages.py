@@ -35,12 +35,19 @@ def test_other_user_cannot_change_scan(client, alice, bob, make_scan, name):
     assert scan.status == Scan.Status.FAILED
 
 
-def test_staff_can_open_any_scan(client, alice, bob, make_scan):
+@pytest.mark.parametrize("name", SCAN_URLS)
+def test_reviewer_can_open_any_scan(client, alice, rita, make_scan, name):
+    scan = make_scan(alice)
+    client.force_login(rita)
+    assert client.get(reverse(name, args=[scan.pk])).status_code == 200
+
+
+def test_staff_flag_alone_does_not_open_other_users_scans(client, alice, bob, make_scan):
     scan = make_scan(alice)
     bob.is_staff = True
     bob.save()
     client.force_login(bob)
-    assert client.get(reverse("scan_detail", args=[scan.pk])).status_code == 200
+    assert client.get(reverse("scan_detail", args=[scan.pk])).status_code == 404
 
 
 def test_result_page_shows_diagnosis_confidence_and_all_four_probabilities(

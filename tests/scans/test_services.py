@@ -1,29 +1,13 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from factories import NEW, OLD, SHIPPED
 
 from scans import services
 from scans.classifier import ModelUnavailableError, classifier_get
 from scans.models import ModelVersion, Prediction, Scan
 
 pytestmark = pytest.mark.django_db
-
-SHIPPED = Path(__file__).resolve().parents[2] / "models"
-OLD, NEW = "20261126-153052", "20261126-161846"
-
-
-@pytest.fixture
-def two_versions(settings, tmp_path) -> Path:
-    """A models folder holding two shipped versions (linked, not copied)."""
-    root = tmp_path / "models"
-    root.mkdir()
-    for version in (OLD, NEW):
-        (root / version).symlink_to(SHIPPED / version)
-    (root / "ACTIVE").write_text(f"{OLD}\n")
-    settings.MODELS_DIR = root
-    return root
 
 
 def test_classify_writes_one_prediction_and_marks_the_scan_done(alice, make_scan):

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from mlcore import data, versions
 from mlcore.model import WeightsUnavailableError
 from mlcore.training import TrainConfig, train
-from scans.services import model_versions_sync
+from scans.services import model_version_activate, model_versions_sync
 
 
 class Command(BaseCommand):
@@ -71,9 +71,12 @@ class Command(BaseCommand):
                 ensemble=options["ensemble"],
             )
             result = train(config, log=self.stdout.write)
-            if options["activate"]:
+            serves_app = models_dir.resolve() == Path(settings.MODELS_DIR).resolve()
+            if options["activate"] and serves_app:
+                model_version_activate(version_id=result.version_dir.name)  # audited
+            elif options["activate"]:
                 versions.activate(result.version_dir.name, models_dir)
-            if models_dir.resolve() == Path(settings.MODELS_DIR).resolve():
+            if serves_app:
                 model_versions_sync(models_dir=models_dir)  # the app's list of versions
         except (data.DatasetError, versions.VersionError, WeightsUnavailableError) as exc:
             raise CommandError(str(exc)) from exc

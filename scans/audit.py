@@ -1,0 +1,61 @@
+"""The audit trail: one function that writes an event, and the log-in receivers."""
+
+from __future__ import annotations
+
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.dispatch import receiver
+from django.http import HttpRequest
+
+from scans.models import AuditEvent
+
+
+def audit_record(
+    *,
+    action: str,
+    actor=None,
+    request: HttpRequest | None = None,
+    obj=None,
+    object_type: str = "",
+    object_id: str = "",
+    **detail,
+) -> AuditEvent:
+    """Append one event; ``obj`` (a model instance) names the object it concerns."""
+    if actor is None and request is not None and request.user.is_authenticated:
+        actor = request.user
+    if obj is not None:
+        object_type, object_id = obj._meta.model_name, str(obj.pk)
+    return AuditEvent.objects.create(
+        actor=actor if getattr(actor, "pk", None) else None,
+        actor_name=actor.get_username() if actor is not None else detail.get("username", ""),
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        detail=detail,
+        ip=client_ip(request),
+    )
+
+
+def client_ip(request: HttpRequest | None) -> str | None:
+    """The peer address. Behind a proxy, configure it to set REMOTE_ADDR (we do not
+    trust X-Forwarded-For, which any client can send)."""
+    return request.META.get("REMOTE_ADDR") or None if request is not None else None
+
+
+@receiver(user_logged_in)
+def _logged_in(sender, request, user, **kwargs) -> None:
+    audit_record(action=AuditEvent.Action.LOGIN, actor=user, request=request)
+
+
+@receiver(user_logged_out)
+def _logged_out(sender, request, user, **kwargs) -> None:
+    if user is not None:
+        audit_record(action=AuditEvent.Action.LOGOUT, actor=user, request=request)
+
+
+@receiver(user_login_failed)
+def _login_failed(sender, credentials, request=None, **kwargs) -> None:
+    audit_record(
+        action=AuditEvent.Action.LOGIN_FAILED,
+        request=request,
+        username=str(credentials.get("username", ""))[:150],
+    )
