@@ -3,6 +3,8 @@
 Training and serving both call :func:`load_image`, so the resize filter, the
 colour conversion and the scaling can never drift apart (the Streamlit demo
 trained with nearest-neighbour resizing and served with PIL's default filter).
+JPEG and PNG are decoded by Pillow; DICOM is windowed to 8-bit grey first
+(:mod:`mlcore.dicom`) and then takes the same path.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+
+from mlcore.dicom import ABDOMEN, DicomError, Window, is_dicom, read_dicom
 
 ACCEPTED_FORMATS = ("JPEG", "PNG")
 RESIZE_FILTER = Image.Resampling.BILINEAR
@@ -26,7 +30,8 @@ class ImageError(ValueError):
 
 
 class UnsupportedFormatError(ImageError):
-    """The file is not one of the accepted formats (JPEG, PNG)."""
+    """The file is not one of the accepted formats (JPEG, PNG, DICOM), or a DICOM
+    variant that cannot be read (colour, multi-frame, undecodable compression)."""
 
 
 class CorruptImageError(ImageError):
@@ -37,18 +42,31 @@ class ImageTooLargeError(ImageError):
     """The image has more pixels than allowed (decompression bomb guard)."""
 
 
-def open_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
-    """Open, verify and fully decode an accepted image; raise ImageError otherwise."""
+def open_image(
+    source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS, window: Window = ABDOMEN
+) -> Image.Image:
+    """Open, verify and fully decode an accepted image; raise ImageError otherwise.
+
+    DICOM slices are windowed (``window``, abdominal by default) to 8-bit grey.
+    """
     data = _read_bytes(source)
     if not data:
         raise CorruptImageError("The file is empty.")
+    if is_dicom(data):
+        try:
+            return read_dicom(data, window=window, max_pixels=max_pixels)
+        except DicomError as exc:
+            error = {"corrupt": CorruptImageError, "too_large": ImageTooLargeError}.get(
+                exc.kind, UnsupportedFormatError
+            )
+            raise error(str(exc)) from exc
     try:
         with Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS) as probe:
             image_format = probe.format
             width, height = probe.size
             probe.verify()
     except UnidentifiedImageError as exc:
-        raise UnsupportedFormatError("Not a JPEG or PNG image.") from exc
+        raise UnsupportedFormatError("Not a JPEG, PNG or DICOM image.") from exc
     except Image.DecompressionBombError as exc:
         raise ImageTooLargeError(f"The image has too many pixels: {exc}") from exc
     except Exception as exc:  # Pillow raises many types for damaged files
@@ -97,10 +115,15 @@ def to_array(image: Image.Image, image_size: int) -> np.ndarray:
 
 
 def load_image(
-    source: ImageSource, image_size: int, *, max_pixels: int = DEFAULT_MAX_PIXELS
+    source: ImageSource,
+    image_size: int,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    window: Window = ABDOMEN,
 ) -> np.ndarray:
     """Bytes, a path or a file object -> float32 array (image_size, image_size, 3) in [0, 1]."""
-    return to_array(to_rgb_or_grey(open_image(source, max_pixels=max_pixels)), image_size)
+    image = open_image(source, max_pixels=max_pixels, window=window)
+    return to_array(to_rgb_or_grey(image), image_size)
 
 
 def _read_bytes(source: ImageSource) -> bytes:

@@ -14,7 +14,9 @@ class MultipleFileField(forms.FileField):
     """Several files in one field (Django's documented pattern)."""
 
     def __init__(self, *args, **kwargs):
-        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": ".jpg,.jpeg,.png"}))
+        kwargs.setdefault(
+            "widget", MultipleFileInput(attrs={"accept": ".jpg,.jpeg,.png,.dcm,application/dicom"})
+        )
         super().__init__(*args, **kwargs)
 
     def clean(self, data, initial=None):
@@ -36,7 +38,18 @@ class MultipleFileField(forms.FileField):
 class UploadForm(forms.Form):
     files = MultipleFileField(
         label="CT slices",
-        help_text="JPEG or PNG, one or several files.",
+        help_text="JPEG, PNG or DICOM, one or several files.",
+    )
+    window_level = forms.FloatField(
+        label="DICOM window level (HU)",
+        required=False,
+        help_text="DICOM only; default 40 (abdomen), as the model was trained.",
+    )
+    window_width = forms.FloatField(
+        label="DICOM window width (HU)",
+        required=False,
+        min_value=1,
+        help_text="DICOM only; default 400.",
     )
     note = forms.CharField(
         label="Note (optional)",

@@ -87,6 +87,9 @@ class Scan(models.Model):
     sha256 = models.CharField(max_length=64)
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
+    # For DICOM uploads only the fields shown on the pages (mlcore.dicom); the file
+    # itself is not kept.
+    dicom = models.JSONField(null=True, blank=True)
     note = models.CharField(max_length=500, blank=True)
     status = models.CharField(max_length=16, choices=Status, default=Status.QUEUED)
     failure_reason = models.TextField(blank=True)

@@ -21,6 +21,7 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 from PIL import Image
 
 from mlcore import versions
+from mlcore.dicom import ABDOMEN, Window
 from mlcore.inference import Classifier
 from mlcore.preprocessing import ImageError, open_image, to_rgb_or_grey
 from scans.audit import audit_record
@@ -31,7 +32,7 @@ from scans.roles import ADMIN, CLINICIAN, ROLES, role_group
 logger = logging.getLogger(__name__)
 
 THUMBNAIL_SIZE = (160, 160)
-SUFFIXES = {"JPEG": ".jpg", "PNG": ".png"}
+SUFFIXES = {"JPEG": ".jpg", "PNG": ".png", "DICOM": ".png"}  # DICOM is kept as PNG
 
 
 class UploadRejected(Exception):
@@ -46,18 +47,22 @@ class UploadRejected(Exception):
 @dataclass(frozen=True)
 class CheckedUpload:
     name: str
-    data: bytes
+    data: bytes  # as uploaded: its size and SHA-256 are recorded
+    stored: bytes  # what is kept: the upload, or for DICOM the windowed slice as PNG
     image_format: str
     width: int
     height: int
     thumbnail: bytes
+    dicom: dict | None = None
 
 
-def upload_check(upload: UploadedFile) -> CheckedUpload:
+def upload_check(upload: UploadedFile, *, window: Window = ABDOMEN) -> CheckedUpload:
     """Validate one upload by its content; raise UploadRejected with a reason otherwise.
 
     The size is checked before the file is read: Django has already streamed a
     large upload to a temporary file, and it is never loaded into memory.
+    A DICOM file is never stored: its header carries the patient's identity.
+    What is kept is the windowed slice as PNG and the few fields the pages show.
     """
     name = PurePath(upload.name or "unnamed").name[:255] or "unnamed"
     limit = settings.MAX_UPLOAD_BYTES
@@ -65,16 +70,19 @@ def upload_check(upload: UploadedFile) -> CheckedUpload:
         raise UploadRejected(name, f"the file is larger than the {_megabytes(limit)} limit.")
     data = upload.read()
     try:
-        image = open_image(data, max_pixels=settings.MAX_IMAGE_PIXELS)
+        image = open_image(data, max_pixels=settings.MAX_IMAGE_PIXELS, window=window)
     except ImageError as exc:
         raise UploadRejected(name, str(exc)) from exc
+    dicom = image.info.get("dicom")
     return CheckedUpload(
         name=name,
         data=data,
+        stored=_png(image) if dicom else data,
         image_format=image.format,
         width=image.width,
         height=image.height,
         thumbnail=_thumbnail(image),
+        dicom=dicom,
     )
 
 
@@ -89,13 +97,14 @@ def scan_create(*, owner, checked: CheckedUpload, note: str = "") -> Scan:
         sha256=hashlib.sha256(checked.data).hexdigest(),
         width=checked.width,
         height=checked.height,
+        dicom=checked.dicom,
         note=note.strip(),
         status=Scan.Status.QUEUED,
         uploaded_at=now,
         queued_at=now,
     )
     suffix = SUFFIXES[checked.image_format]
-    scan.image.save(f"scan{suffix}", ContentFile(checked.data), save=False)
+    scan.image.save(f"scan{suffix}", ContentFile(checked.stored), save=False)
     try:
         scan.thumbnail.save("thumbnail.png", ContentFile(checked.thumbnail), save=False)
         scan.save()
@@ -112,16 +121,26 @@ class UploadResult:
 
 
 def scans_upload(
-    *, owner, uploads: list[UploadedFile], note: str = "", request=None
+    *,
+    owner,
+    uploads: list[UploadedFile],
+    note: str = "",
+    window_level: float | None = None,
+    window_width: float | None = None,
+    request=None,
 ) -> UploadResult:
     """Store every upload that passes the checks as a scan and send it to be read.
 
     Rejected files are reported, one reason each, and leave nothing behind.
     """
+    window = Window(
+        level=ABDOMEN.level if window_level is None else window_level,
+        width=window_width or ABDOMEN.width,
+    )
     checked, rejected = [], []
     for upload in uploads:
         try:
-            checked.append(upload_check(upload))
+            checked.append(upload_check(upload, window=window))
         except UploadRejected as exc:
             rejected.append(exc)
     scans = [scan_create(owner=owner, checked=item, note=note) for item in checked]
@@ -384,8 +403,12 @@ def user_create(*, username: str, role: str, password: str | None = None):
 def _thumbnail(image: Image.Image) -> bytes:
     small = to_rgb_or_grey(image)
     small.thumbnail(THUMBNAIL_SIZE, Image.Resampling.BILINEAR)
+    return _png(small)
+
+
+def _png(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
-    small.save(buffer, "PNG")
+    image.save(buffer, "PNG")  # no text chunks: nothing but pixels is written
     return buffer.getvalue()
 
 

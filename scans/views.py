@@ -30,7 +30,7 @@ from scans.selectors import (
 )
 
 HISTORY_PAGE_SIZE = 20
-CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png"}
+CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "DICOM": "image/png"}
 
 
 def _get_scan_for_user(request: HttpRequest, scan_id: int) -> Scan:
@@ -76,6 +76,8 @@ def upload(request: HttpRequest) -> HttpResponse:
             owner=request.user,
             uploads=form.cleaned_data["files"],
             note=form.cleaned_data["note"],
+            window_level=form.cleaned_data["window_level"],
+            window_width=form.cleaned_data["window_width"],
             request=request,
         )
         if not result.rejected:

@@ -1,4 +1,4 @@
-"""Synthetic images, class-folder data sets and uploads for tests."""
+"""Synthetic images, DICOM slices, class-folder data sets and uploads for tests."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ from pathlib import Path
 import numpy as np
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.encaps import encapsulate
+from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
 from mlcore.data import CLASS_NAMES
 
@@ -50,3 +53,56 @@ def upload_file(name: str, data: bytes, content_type: str = "image/png") -> Simp
 
 def stored_files(root) -> list:
     return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+def hounsfield_slice(size: int = 64) -> np.ndarray:
+    """Air (-1000 HU) around a soft-tissue disc (40 HU) holding a bright stone (600 HU)."""
+    y, x = np.mgrid[:size, :size]
+    units = np.full((size, size), -1000.0)
+    units[(x - size / 2) ** 2 + (y - size / 2) ** 2 < (size * 0.4) ** 2] = 40.0
+    units[size // 2 - 3 : size // 2 + 3, size // 3 : size // 3 + 6] = 600.0
+    return units
+
+
+def ct_dicom(
+    units: np.ndarray,
+    *,
+    slope: float = 1.0,
+    intercept: float = -1024.0,
+    photometric: str = "MONOCHROME2",
+    frames: int = 1,
+    syntax=ExplicitVRLittleEndian,
+    patient: str = "Doe^Jane",
+) -> bytes:
+    """A 16-bit CT slice: stored = (HU - intercept) / slope, as scanners do."""
+    stored = np.round((units - intercept) / slope).astype(np.uint16)
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = CTImageStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = syntax
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, meta.MediaStorageSOPInstanceUID
+    ds.PatientName, ds.PatientID, ds.PatientBirthDate = patient, "ID-123", "19600101"
+    ds.Modality, ds.StudyDate = "CT", "20260301"
+    ds.SliceThickness, ds.PixelSpacing = "5.0", ["0.7", "0.7"]
+    ds.Rows, ds.Columns = units.shape
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, photometric
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+    ds.RescaleSlope, ds.RescaleIntercept = str(slope), str(intercept)
+    if syntax != ExplicitVRLittleEndian:  # compressed: one encapsulated frame
+        ds.PixelData = encapsulate([b"\xff\x4f\xff\x51" + b"\x00" * 64])
+        ds["PixelData"].VR = "OB"
+    elif frames > 1:
+        ds.NumberOfFrames = frames
+        ds.PixelData = np.stack([stored] * frames).tobytes()
+    else:
+        ds.PixelData = stored.tobytes()
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def expected_grey(units: np.ndarray, level: float = 40, width: float = 400) -> np.ndarray:
+    low = level - width / 2
+    return np.round(np.clip((units - low) / width, 0, 1) * 255).astype(np.uint8)

@@ -70,7 +70,7 @@ def test_unreadable_images_are_skipped_and_reported(dataset_dir):
 
     assert decoded.images.shape == (24, 32, 32, 3)
     assert len(decoded.labels) == 24
-    assert decoded.skipped == [(broken, "Not a JPEG or PNG image.")]
+    assert decoded.skipped == [(broken, "Not a JPEG, PNG or DICOM image.")]
 
 
 def test_class_weights_balance_an_imbalanced_set():

@@ -93,7 +93,7 @@ def test_transparent_pixels_count_as_black():
 def test_other_image_formats_are_refused(image_format):
     data = encode(Image.new("RGB", (8, 8)), image_format)
 
-    with pytest.raises(UnsupportedFormatError, match="Not a JPEG or PNG"):
+    with pytest.raises(UnsupportedFormatError, match="Not a JPEG, PNG or DICOM"):
         load_image(data, 8)
 
 

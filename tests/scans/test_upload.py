@@ -123,10 +123,10 @@ def test_real_ct_slice_gets_the_right_reading(client, alice, upload_and_read, sa
 @pytest.mark.parametrize(
     ("name", "data", "reason"),
     [
-        ("notes.png", b"just some text, not an image", b"Not a JPEG or PNG image."),
+        ("notes.png", b"just some text, not an image", b"Not a JPEG, PNG or DICOM image."),
         ("empty.png", b"", b"The file is empty."),
-        ("page.jpg", b"<html><script>alert(1)</script></html>", b"Not a JPEG or PNG image."),
-        ("image.gif", b"GIF89a\x01\x00\x01\x00\x00\x00\x00;", b"Not a JPEG or PNG image."),
+        ("page.jpg", b"<html><script>alert(1)</script></html>", b"Not a JPEG, PNG or DICOM image."),
+        ("image.gif", b"GIF89a\x01\x00\x01\x00\x00\x00\x00;", b"Not a JPEG, PNG or DICOM image."),
     ],
 )
 def test_files_that_are_not_jpeg_or_png_are_rejected(client, alice, media_root, name, data, reason):
