@@ -155,6 +155,9 @@ if INFERENCE_RUNTIME not in ("litert", "keras"):
 MAX_UPLOAD_BYTES = envint("KIDNEYWEB_MAX_UPLOAD_BYTES", str(20 * 1024 * 1024))
 MAX_IMAGE_PIXELS = envint("KIDNEYWEB_MAX_IMAGE_PIXELS", "50000000")
 MAX_FILES_PER_UPLOAD = envint("KIDNEYWEB_MAX_FILES_PER_UPLOAD", "50")
+# Readings less confident than this are marked "uncertain - needs review". Empty: the
+# threshold the active model version chose on its held-out slices (metadata.json).
+UNCERTAIN_BELOW = float(os.getenv("KIDNEYWEB_UNCERTAIN_BELOW") or "nan")
 # Django refuses a request with more files than this before any view runs.
 DATA_UPLOAD_MAX_NUMBER_FILES = MAX_FILES_PER_UPLOAD
 # Staff create accounts; a deployment may let people register themselves.

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from mlcore import data
+from mlcore.calibration import ECE_BINS, apply_temperature, expected_calibration_error
 
 
 def confusion_matrix(true: np.ndarray, predicted: np.ndarray, num_classes: int) -> np.ndarray:
@@ -59,9 +60,16 @@ def evaluate_folder(classifier, data_dir, *, batch_size: int = 64) -> dict:
         skipped += [{"path": str(path), "reason": reason} for path, reason in decoded.skipped]
         if len(decoded.labels):
             labels.append(decoded.labels)
-            chunks.append(classifier.predict_arrays(decoded.images))
+            chunks.append(classifier.predict_arrays(decoded.images, calibrated=False))
     n_classes = len(classifier.class_names)
     true = np.concatenate(labels) if labels else np.zeros(0, np.int64)
-    probabilities = np.concatenate(chunks) if chunks else np.zeros((0, n_classes))
-    report = classification_report(true, probabilities, classifier.class_names)
-    return {**report, "model_version": classifier.version, "skipped": skipped}
+    raw = np.concatenate(chunks) if chunks else np.zeros((0, n_classes))
+    calibrated = apply_temperature(raw, classifier.temperature)
+    report = classification_report(true, calibrated, classifier.class_names)
+    ece = {
+        "before": expected_calibration_error(raw, true) if len(true) else None,
+        "after": expected_calibration_error(calibrated, true) if len(true) else None,
+        "temperature": classifier.temperature,
+        "bins": ECE_BINS,
+    }
+    return {**report, "ece": ece, "model_version": classifier.version, "skipped": skipped}

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from mlcore import versions
+from mlcore.calibration import apply_temperature
 from mlcore.preprocessing import DEFAULT_MAX_PIXELS, ImageSource, load_image
 from mlcore.runtime import Runner, make_runner
 
@@ -43,7 +44,12 @@ class Classifier:
         self.version = metadata["version"]
         self.class_names = tuple(metadata["class_names"])
         self.image_size = int(metadata["input_size"][0])
-        self.flip_averaging = metadata.get("inference", {}).get("flip_averaging", False)
+        inference = metadata.get("inference", {})
+        self.flip_averaging = inference.get("flip_averaging", False)
+        # Temperature scaling fitted on held-out slices (1.0: the raw probabilities).
+        self.temperature = float(metadata.get("calibration", {}).get("temperature", 1.0))
+        # Readings less confident than this are flagged for review (None: no advice).
+        self.uncertain_below = inference.get("uncertain_below")
         self._runner = runner
 
     def preprocess(self, source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS):
@@ -63,15 +69,18 @@ class Classifier:
         milliseconds = (time.perf_counter() - started) * 1000 / len(sources)
         return [self._prediction(row, milliseconds) for row in probabilities]
 
-    def predict_arrays(self, batch: np.ndarray) -> np.ndarray:
+    def predict_arrays(self, batch: np.ndarray, *, calibrated: bool = True) -> np.ndarray:
         """Class probabilities for already preprocessed images (N, size, size, 3).
 
         Versions trained with flip averaging also read each image mirrored left to
-        right and average the two answers, as their recorded metrics did.
+        right and average the two answers, as their recorded metrics did; then the
+        version's temperature is applied unless ``calibrated=False``.
         """
-        if not self.flip_averaging:
-            return self._runner(batch)
-        return average_with_mirror(self._runner, batch)
+        if self.flip_averaging:
+            probabilities = average_with_mirror(self._runner, batch)
+        else:
+            probabilities = self._runner(batch)
+        return apply_temperature(probabilities, self.temperature) if calibrated else probabilities
 
     def _prediction(self, row: np.ndarray, milliseconds: float) -> Prediction:
         best = int(np.argmax(row))

@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from mlcore import data, versions
+from mlcore.calibration import apply_temperature, calibrate, uncertain_threshold
 from mlcore.evaluation import classification_report
 from mlcore.inference import average_with_mirror
 from mlcore.model import make_model
@@ -101,11 +102,18 @@ def train(config: TrainConfig, log: Log = print) -> TrainResult:
     train_seconds = time.monotonic() - started
 
     has_validation = len(val_set.labels) > 0
-    report = evaluate_arrays(model, val_set, config) if has_validation else None
+    report, calibration, inference = None, {}, {"flip_averaging": config.flip_averaging}
+    if has_validation:
+        raw = predict_decoded(model, val_set, config)
+        report = classification_report(val_set.labels, raw, config.class_names)
+        calibration = calibrate(raw, val_set.labels)
+        scaled = apply_temperature(raw, calibration["temperature"])
+        inference["uncertain_below"] = uncertain_threshold(scaled, val_set.labels)
     metadata = {
         "class_names": list(config.class_names),
         "input_size": [config.image_size, config.image_size, 3],
-        "inference": {"flip_averaging": config.flip_averaging},
+        "inference": inference,
+        "calibration": calibration,
         "preprocessing": {
             "function": "mlcore.preprocessing.load_image",
             "color": "RGB",
@@ -227,16 +235,21 @@ def make_augmenter(seed: int, config: TrainConfig | None = None) -> keras.Sequen
     return keras.Sequential(layers, name="augment")
 
 
-def evaluate_arrays(model: keras.Model, decoded: data.DecodedImages, config: TrainConfig) -> dict:
-    """Metrics as the version will serve: with flip averaging when configured."""
+def predict_decoded(model: keras.Model, decoded: data.DecodedImages, config: TrainConfig):
+    """Uncalibrated probabilities as the version will serve: with flip averaging when
+    configured."""
 
     def forward(images: np.ndarray) -> np.ndarray:
         return model.predict(images, batch_size=64, verbose=0)
 
     if config.flip_averaging:
-        probabilities = average_with_mirror(forward, decoded.images)
-    else:
-        probabilities = forward(decoded.images)
+        return average_with_mirror(forward, decoded.images)
+    return forward(decoded.images)
+
+
+def evaluate_arrays(model: keras.Model, decoded: data.DecodedImages, config: TrainConfig) -> dict:
+    """Metrics as the version will serve (the temperature never changes the label)."""
+    probabilities = predict_decoded(model, decoded, config)
     return classification_report(decoded.labels, probabilities, config.class_names)
 
 

@@ -69,6 +69,34 @@ def write_version(
     return final
 
 
+def derive_version(root: Path, source_dir: Path, updates: dict) -> Path:
+    """A new version with the same model files as ``source_dir`` and its metadata
+    updated (e.g. a calibration fitted later): versions are never edited."""
+    metadata = read_metadata(source_dir)
+    created = datetime.now(UTC)
+    version = _free_version_id(root, created.strftime("%Y%m%d-%H%M%S"))
+    staging = root / f".{version}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        for name in (KERAS_FILE, LITERT_FILE):
+            if (source_dir / name).is_file():
+                shutil.copy2(source_dir / name, staging / name)
+        source_version = metadata["version"]
+        metadata.update(updates)
+        metadata.update(
+            version=version,
+            created=created.isoformat(timespec="seconds"),
+            derived_from=source_version,
+        )
+        (staging / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n")
+        staging.rename(root / version)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return root / version
+
+
 def read_metadata(version_dir: Path) -> dict:
     try:
         return json.loads((version_dir / METADATA_FILE).read_text())

@@ -86,6 +86,7 @@ class ScanAdmin(admin.ModelAdmin):
     list_filter = [
         "status",
         "prediction__label",
+        "prediction__uncertain",
         ReviewedFilter,
         AgreementFilter,
         "prediction__model_version",

@@ -136,6 +136,8 @@ class Prediction(models.Model):
     label = models.CharField(max_length=16, choices=Diagnosis)
     confidence = models.FloatField()
     probabilities = models.JSONField()
+    # Less confident than the threshold in force when it was read: needs a review.
+    uncertain = models.BooleanField(default=False)
     milliseconds = models.FloatField()
     created_at = models.DateTimeField(auto_now_add=True)
 

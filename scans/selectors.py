@@ -84,6 +84,7 @@ EXPORT_HEADER = [
     "status",
     "ai_label",
     *[f"p_{label}" for label in Diagnosis.values],
+    "uncertain",
     "model_version",
     "review_verdict",
     "reviewer",
@@ -110,6 +111,7 @@ def scans_export_rows(*, scans: QuerySet[Scan]) -> list[list[str]]:
                     f"{probabilities[label]:.6f}" if prediction else ""
                     for label in Diagnosis.values
                 ],
+                str(prediction.uncertain).lower() if prediction else "",
                 prediction.model_version_id if prediction else "",
                 review.verdict if review else "",
                 review.reviewer.get_username() if review else "",

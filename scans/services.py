@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path, PurePath
@@ -227,6 +228,7 @@ def scan_classify(*, scan_id: int, classifier: Classifier | None = None) -> Scan
                 "label": reading.label,
                 "confidence": reading.confidence,
                 "probabilities": reading.probabilities,
+                "uncertain": reading.confidence < uncertain_threshold(classifier),
                 "milliseconds": reading.milliseconds,
             },
         )
@@ -236,6 +238,13 @@ def scan_classify(*, scan_id: int, classifier: Classifier | None = None) -> Scan
         scan.failure_reason = ""
         scan.save(update_fields=["prediction", "status", "done_at", "failure_reason"])
     return scan
+
+
+def uncertain_threshold(classifier: Classifier) -> float:
+    """KIDNEYWEB_UNCERTAIN_BELOW, else the model version's own choice, else 0.5."""
+    if not math.isnan(settings.UNCERTAIN_BELOW):
+        return settings.UNCERTAIN_BELOW
+    return classifier.uncertain_below if classifier.uncertain_below is not None else 0.5
 
 
 def scan_fail_by_id(*, scan_id: int, reason: str) -> None:

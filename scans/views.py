@@ -141,6 +141,7 @@ def scan_status(request: HttpRequest, scan_id: int) -> JsonResponse:
             "pending": scan.is_pending,
             "label": prediction.label if prediction else None,
             "confidence": prediction.confidence if prediction else None,
+            "uncertain": prediction.uncertain if prediction else None,
             "failure_reason": scan.failure_reason or None,
             "url": reverse("scan_detail", args=[scan.pk]),
         }

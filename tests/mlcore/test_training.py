@@ -169,3 +169,11 @@ def test_same_seed_trains_the_same_weights(tiny_training, tmp_path):
     first = keras.saving.load_model(result.version_dir / "model.keras").get_weights()
     second = keras.saving.load_model(again.version_dir / "model.keras").get_weights()
     assert all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
+
+
+def test_new_versions_carry_their_calibration_and_uncertain_threshold(tiny_version):
+    metadata = versions.read_metadata(tiny_version)
+    calibration = metadata["calibration"]
+    assert calibration["temperature"] > 0
+    assert {"ece_before", "ece_after", "bins", "n_images"} <= calibration.keys()
+    assert 0.25 <= metadata["inference"]["uncertain_below"] <= 0.99

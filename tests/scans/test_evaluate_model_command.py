@@ -17,6 +17,9 @@ def test_json_output_is_one_object_with_the_documented_keys(tiny_version, tmp_pa
     report = json.loads(capsys.readouterr().out)
     keys = {"accuracy", "per_class", "confusion_matrix", "classes", "n_images", "model_version"}
     assert keys <= report.keys()
+    assert set(report["ece"]) == {"before", "after", "temperature", "bins"}
+    assert report["ece"]["bins"] == 15
+    assert 0 <= report["ece"]["after"] <= 1
     assert report["classes"] == ["Cyst", "Normal", "Stone", "Tumor"]
     assert report["n_images"] == 12
     assert report["model_version"] == tiny_version.name

@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+import io
+
 import pytest
+from django.core.management import call_command
+from django.urls import reverse
 from factories import NEW, OLD, SHIPPED
 
+from mlcore import versions
 from scans import services
 from scans.classifier import ModelUnavailableError, classifier_get
 from scans.models import ModelVersion, Prediction, Scan
@@ -117,3 +122,44 @@ def test_database_refuses_two_active_versions(db):
     ModelVersion.objects.create(id="a", is_active=True)
     with pytest.raises(IntegrityError), transaction.atomic():
         ModelVersion.objects.create(id="b", is_active=True)
+
+
+@pytest.mark.parametrize(("threshold", "uncertain"), [(1.01, True), (0.0, False)])
+def test_readings_under_the_threshold_are_marked_uncertain(
+    alice, make_scan, settings, client, threshold, uncertain
+):
+    settings.UNCERTAIN_BELOW = threshold
+    scan = make_scan(alice, status=Scan.Status.QUEUED)
+    services.scan_classify(scan_id=scan.pk)
+    scan.refresh_from_db()
+    assert scan.prediction.uncertain is uncertain
+    client.force_login(alice)
+    html = client.get(reverse("scan_detail", args=[scan.pk])).content.decode()
+    assert ("Uncertain — needs review." in html) is uncertain
+    assert client.get(reverse("scan_status", args=[scan.pk])).json()["uncertain"] is uncertain
+
+
+def test_without_a_setting_the_model_versions_threshold_is_used(alice, make_scan):
+    scan = make_scan(alice, status=Scan.Status.QUEUED)
+    services.scan_classify(scan_id=scan.pk)
+    classifier = classifier_get()
+    scan.refresh_from_db()
+    assert classifier.uncertain_below is not None
+    assert scan.prediction.uncertain is (scan.prediction.confidence < classifier.uncertain_below)
+
+
+def test_calibrate_model_writes_a_calibrated_version_with_the_same_weights(
+    two_versions, sample_dir
+):
+    out = io.StringIO()
+    call_command("calibrate_model", "--data-dir", str(sample_dir), "--model", NEW, stdout=out)
+
+    derived = [v for v in versions.list_versions(two_versions) if v not in (OLD, NEW)]
+    metadata = versions.read_metadata(two_versions / derived[0])
+    assert metadata["derived_from"] == NEW
+    assert metadata["calibration"]["n_images"] == 320
+    assert metadata["calibration"]["ece_after"] < metadata["calibration"]["ece_before"]
+    assert (two_versions / derived[0] / "model.tflite").read_bytes() == (
+        two_versions / NEW / "model.tflite"
+    ).read_bytes()
+    assert f"Version {derived[0]} (weights of {NEW})" in out.getvalue()

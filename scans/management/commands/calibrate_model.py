@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from mlcore import data, versions
+from mlcore.calibration import apply_temperature, calibrate, uncertain_threshold
+from mlcore.inference import load_classifier
+from scans.services import model_version_activate, model_versions_sync
+
+
+class Command(BaseCommand):
+    help = (
+        "Fit temperature scaling and the 'uncertain' threshold of a model version on its "
+        "held-out split (the same contiguous file-number blocks it was validated on) and "
+        "write them into a new version with the same weights."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--data-dir", type=Path, required=True)
+        parser.add_argument("--model", default=None, help="version (default: the active one)")
+        parser.add_argument("--activate", action="store_true")
+
+    def handle(self, *args, **options) -> None:
+        models_dir = Path(settings.MODELS_DIR)
+        try:
+            classifier = load_classifier(options["model"], models_dir=models_dir, runtime="litert")
+            training = classifier.metadata.get("training", {})
+            root = data.find_dataset_root(options["data_dir"], classifier.class_names)
+            items = data.list_images(root, classifier.class_names)
+            split = data.split_by_number(
+                items, training.get("val_fraction", 0.2), num_classes=len(classifier.class_names)
+            )
+            held_out = data.decode_images(split.validation, classifier.image_size)
+        except (data.DatasetError, versions.VersionError, FileNotFoundError) as exc:
+            raise CommandError(str(exc)) from exc
+        if not len(held_out.labels):
+            raise CommandError("The held-out split is empty: nothing to calibrate on.")
+        raw = classifier.predict_arrays(held_out.images, calibrated=False)
+        calibration = calibrate(raw, held_out.labels)
+        scaled = apply_temperature(raw, calibration["temperature"])
+        threshold = uncertain_threshold(scaled, held_out.labels)
+        derived = versions.derive_version(
+            models_dir,
+            classifier.version_dir,
+            {
+                "calibration": {**calibration, "fitted_on": "held-out split"},
+                "inference": {
+                    **classifier.metadata.get("inference", {}),
+                    "uncertain_below": threshold,
+                },
+            },
+        )
+        self.stdout.write(
+            f"Version {derived.name} (weights of {classifier.version}): temperature "
+            f"{calibration['temperature']}, ECE {calibration['ece_before']:.3f} -> "
+            f"{calibration['ece_after']:.3f} (cross-fitted), uncertain below {threshold:.2f}"
+        )
+        model_versions_sync(models_dir=models_dir)
+        if options["activate"]:
+            model_version_activate(version_id=derived.name)
+            self.stdout.write(f"Version {derived.name} is now active.")
