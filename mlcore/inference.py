@@ -19,6 +19,7 @@ import numpy as np
 
 from mlcore import versions
 from mlcore.calibration import apply_temperature
+from mlcore.ood import OutlierDetector
 from mlcore.preprocessing import DEFAULT_MAX_PIXELS, ImageSource, load_image
 from mlcore.runtime import Runner, make_runner
 
@@ -32,6 +33,9 @@ class Prediction:
     probabilities: dict[str, float]
     model_version: str
     milliseconds: float
+    # True when the image is not like the CT slices the model learnt from (a photo,
+    # a radiograph, text...): the label must not be read as a kidney finding.
+    refused: bool = False
 
 
 class Classifier:
@@ -50,6 +54,7 @@ class Classifier:
         self.temperature = float(metadata.get("calibration", {}).get("temperature", 1.0))
         # Readings less confident than this are flagged for review (None: no advice).
         self.uncertain_below = inference.get("uncertain_below")
+        self.outliers = OutlierDetector.from_metadata(metadata.get("ood"))
         self._runner = runner
 
     def preprocess(self, source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS):
@@ -66,8 +71,12 @@ class Classifier:
         started = time.perf_counter()
         batch = np.stack([self.preprocess(source) for source in sources])
         probabilities = self.predict_arrays(batch)
+        refused = self.outliers.refuse(batch) if self.outliers else np.zeros(len(batch), bool)
         milliseconds = (time.perf_counter() - started) * 1000 / len(sources)
-        return [self._prediction(row, milliseconds) for row in probabilities]
+        return [
+            self._prediction(row, milliseconds, bool(out))
+            for row, out in zip(probabilities, refused, strict=True)
+        ]
 
     def predict_arrays(self, batch: np.ndarray, *, calibrated: bool = True) -> np.ndarray:
         """Class probabilities for already preprocessed images (N, size, size, 3).
@@ -82,7 +91,7 @@ class Classifier:
             probabilities = self._runner(batch)
         return apply_temperature(probabilities, self.temperature) if calibrated else probabilities
 
-    def _prediction(self, row: np.ndarray, milliseconds: float) -> Prediction:
+    def _prediction(self, row: np.ndarray, milliseconds: float, refused: bool) -> Prediction:
         best = int(np.argmax(row))
         return Prediction(
             label=self.class_names[best],
@@ -90,6 +99,7 @@ class Classifier:
             probabilities={name: float(p) for name, p in zip(self.class_names, row, strict=True)},
             model_version=self.version,
             milliseconds=milliseconds,
+            refused=refused,
         )
 
 

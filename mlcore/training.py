@@ -18,6 +18,7 @@ from mlcore.calibration import apply_temperature, calibrate, uncertain_threshold
 from mlcore.evaluation import classification_report
 from mlcore.inference import average_with_mirror
 from mlcore.model import make_model
+from mlcore.ood import OutlierDetector
 from mlcore.preprocessing import RESIZE_FILTER
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -114,6 +115,7 @@ def train(config: TrainConfig, log: Log = print) -> TrainResult:
         "input_size": [config.image_size, config.image_size, 3],
         "inference": inference,
         "calibration": calibration,
+        "ood": OutlierDetector.fit(train_set.images).to_metadata(),
         "preprocessing": {
             "function": "mlcore.preprocessing.load_image",
             "color": "RGB",

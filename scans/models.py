@@ -138,6 +138,8 @@ class Prediction(models.Model):
     probabilities = models.JSONField()
     # Less confident than the threshold in force when it was read: needs a review.
     uncertain = models.BooleanField(default=False)
+    # Not like the CT slices the model learnt from: no kidney finding is given.
+    refused = models.BooleanField(default=False)
     milliseconds = models.FloatField()
     created_at = models.DateTimeField(auto_now_add=True)
 

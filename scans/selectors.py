@@ -49,7 +49,9 @@ def scan_list_for_user(
     """The user's own scans, newest first, narrowed by the history page's filters."""
     scans = Scan.objects.filter(owner=user).select_related("prediction")
     if diagnosis:
-        scans = scans.filter(status=Scan.Status.DONE, prediction__label=diagnosis)
+        scans = scans.filter(
+            status=Scan.Status.DONE, prediction__label=diagnosis, prediction__refused=False
+        )
     if status:
         scans = scans.filter(status=status)
     if date_from:
@@ -64,7 +66,7 @@ def scan_list_for_user(
 def scan_counts_for_user(*, user) -> dict[str, int]:
     """How many of the user's finished scans the AI gave each diagnosis (all four keys)."""
     rows = (
-        Scan.objects.filter(owner=user, status=Scan.Status.DONE)
+        Scan.objects.filter(owner=user, status=Scan.Status.DONE, prediction__refused=False)
         .values("prediction__label")
         .annotate(n=Count("id"))
     )

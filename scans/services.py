@@ -229,6 +229,7 @@ def scan_classify(*, scan_id: int, classifier: Classifier | None = None) -> Scan
                 "confidence": reading.confidence,
                 "probabilities": reading.probabilities,
                 "uncertain": reading.confidence < uncertain_threshold(classifier),
+                "refused": reading.refused,
                 "milliseconds": reading.milliseconds,
             },
         )

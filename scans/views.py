@@ -142,6 +142,7 @@ def scan_status(request: HttpRequest, scan_id: int) -> JsonResponse:
             "label": prediction.label if prediction else None,
             "confidence": prediction.confidence if prediction else None,
             "uncertain": prediction.uncertain if prediction else None,
+            "refused": prediction.refused if prediction else None,
             "failure_reason": scan.failure_reason or None,
             "url": reverse("scan_detail", args=[scan.pk]),
         }

@@ -240,3 +240,20 @@ def test_upload_with_no_active_model_is_stored_and_fails_with_the_reason(
     page = client.get(response.url)
     assert b"No model version is active" in page.content
     assert b"Try again" in page.content
+
+
+def test_an_image_that_is_not_a_ct_slice_gets_no_kidney_finding(client, alice, upload_and_read):
+    from bench.ood_images import colour_drawings
+
+    drawing = dict(colour_drawings(np.random.default_rng(5), 1))["drawing-0"]
+    client.force_login(alice)
+    response = upload_and_read(upload_file("holiday.png", drawing))
+
+    scan = Scan.objects.get()
+    assert scan.status == Scan.Status.DONE and scan.prediction.refused
+    page = client.get(response.url).content.decode()
+    assert "Not a CT slice this model can read." in page
+    assert 'class="diagnosis-label"' not in page
+    history = client.get(reverse("home"))
+    assert "Not a CT slice" in history.content.decode()
+    assert sum(history.context["counts"].values()) == 0

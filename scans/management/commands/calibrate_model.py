@@ -8,14 +8,16 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from mlcore import data, versions
 from mlcore.calibration import apply_temperature, calibrate, uncertain_threshold
 from mlcore.inference import load_classifier
+from mlcore.ood import OutlierDetector
 from scans.services import model_version_activate, model_versions_sync
 
 
 class Command(BaseCommand):
     help = (
         "Fit temperature scaling and the 'uncertain' threshold of a model version on its "
-        "held-out split (the same contiguous file-number blocks it was validated on) and "
-        "write them into a new version with the same weights."
+        "held-out split (the same contiguous file-number blocks it was validated on), and "
+        "the not-a-CT-slice detector on its training split; write them into a new version "
+        "with the same weights."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -34,6 +36,7 @@ class Command(BaseCommand):
                 items, training.get("val_fraction", 0.2), num_classes=len(classifier.class_names)
             )
             held_out = data.decode_images(split.validation, classifier.image_size)
+            trained_on = data.decode_images(split.train, classifier.image_size)
         except (data.DatasetError, versions.VersionError, FileNotFoundError) as exc:
             raise CommandError(str(exc)) from exc
         if not len(held_out.labels):
@@ -47,6 +50,7 @@ class Command(BaseCommand):
             classifier.version_dir,
             {
                 "calibration": {**calibration, "fitted_on": "held-out split"},
+                "ood": OutlierDetector.fit(trained_on.images).to_metadata(),
                 "inference": {
                     **classifier.metadata.get("inference", {}),
                     "uncertain_below": threshold,

@@ -1,0 +1,123 @@
+"""Refusing images that are not kidney CT slices (out-of-distribution detection).
+
+The classifier answers one of four kidney findings for any input, a holiday
+photo included. Before it is trusted, each image is compared with the CT
+slices the model was trained on, on ten cheap statistics of the model input
+(colour, how much of the frame is air-black or bone-white, brightness and
+contrast, the dark border around the body, edges, histogram entropy). The
+training slices' statistics are summarised by their mean and covariance; an
+image whose Mahalanobis distance from them exceeds a threshold, set from the
+training slices alone (the largest training distance), is refused as "not a
+CT slice this model can read"; so is any image with real colour in it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+FEATURES = (
+    "colour",
+    "dark",
+    "bright",
+    "mean",
+    "std",
+    "border",
+    "centre",
+    "edges",
+    "entropy",
+    "mid_grey",
+)
+SHRINKAGE = 1e-3  # added to the covariance's diagonal: CT is exactly grey (colour 0)
+# Every training slice is accepted: the threshold is the largest training distance.
+TRAIN_QUANTILE = 1.0
+# CT is grey: an image with more colour than JPEG noise gives is refused outright
+# (mean absolute difference between channels, in [0, 1]).
+MAX_COLOUR = 0.02
+
+
+def image_features(images: np.ndarray) -> np.ndarray:
+    """(N, H, W, 3) model inputs in [0, 1] -> (N, len(FEATURES)) statistics."""
+    images = np.asarray(images, dtype=np.float32)
+    grey = images.mean(axis=3)
+    _, height, width = grey.shape
+    colour = (
+        np.abs(images[..., 0] - images[..., 1])
+        + np.abs(images[..., 1] - images[..., 2])
+        + np.abs(images[..., 0] - images[..., 2])
+    ).mean(axis=(1, 2)) / 3
+    edge = max(height // 16, 1)
+    frame = np.ones((height, width), bool)
+    frame[edge:-edge, edge:-edge] = False
+    centre = grey[:, height // 4 : 3 * height // 4, width // 4 : 3 * width // 4]
+    gradients = np.abs(np.diff(grey, axis=1)).mean(axis=(1, 2)) + np.abs(
+        np.diff(grey, axis=2)
+    ).mean(axis=(1, 2))
+    histograms = np.stack([np.histogram(g, bins=16, range=(0, 1))[0] for g in grey]) / (
+        height * width
+    )
+    entropy = -(histograms * np.log2(np.clip(histograms, 1e-12, 1))).sum(axis=1)
+    return np.stack(
+        [
+            colour,
+            (grey < 0.08).mean(axis=(1, 2)),
+            (grey > 0.9).mean(axis=(1, 2)),
+            grey.mean(axis=(1, 2)),
+            grey.std(axis=(1, 2)),
+            grey[:, frame].mean(axis=1),
+            centre.mean(axis=(1, 2)),
+            gradients,
+            entropy,
+            ((grey > 0.2) & (grey < 0.7)).mean(axis=(1, 2)),
+        ],
+        axis=1,
+    ).astype(np.float64)
+
+
+@dataclass(frozen=True)
+class OutlierDetector:
+    mean: list[float]
+    inverse_covariance: list[list[float]]
+    threshold: float
+    max_colour: float = MAX_COLOUR
+    features: tuple[str, ...] = FEATURES
+
+    @classmethod
+    def fit(cls, images: np.ndarray) -> OutlierDetector:
+        """Summarise training slices; the threshold comes from them alone."""
+        features = image_features(images)
+        mean = features.mean(axis=0)
+        covariance = np.cov(features, rowvar=False) + SHRINKAGE * np.eye(features.shape[1])
+        detector = cls(mean.tolist(), np.linalg.inv(covariance).tolist(), threshold=np.inf)
+        threshold = float(np.quantile(detector.distances(images), TRAIN_QUANTILE))
+        return cls(mean.tolist(), np.linalg.inv(covariance).tolist(), round(threshold, 4) + 1e-4)
+
+    @classmethod
+    def from_metadata(cls, metadata: dict | None) -> OutlierDetector | None:
+        if not metadata:
+            return None
+        return cls(
+            metadata["mean"],
+            metadata["inverse_covariance"],
+            metadata["threshold"],
+            metadata["max_colour"],
+            tuple(metadata["features"]),
+        )
+
+    def to_metadata(self) -> dict:
+        return {**asdict(self), "features": list(self.features)}
+
+    def distances(self, images: np.ndarray) -> np.ndarray:
+        return self._distances(image_features(images))
+
+    def refuse(self, images: np.ndarray) -> np.ndarray:
+        """True for each image that is not like the training CT slices."""
+        features = image_features(images)
+        colour = features[:, self.features.index("colour")]
+        return (self._distances(features) > self.threshold) | (colour > self.max_colour)
+
+    def _distances(self, features: np.ndarray) -> np.ndarray:
+        centred = features - np.asarray(self.mean)
+        inverse = np.asarray(self.inverse_covariance)
+        return np.sqrt(np.einsum("ij,jk,ik->i", centred, inverse, centred))
