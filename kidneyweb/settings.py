@@ -158,6 +158,8 @@ MAX_FILES_PER_UPLOAD = envint("KIDNEYWEB_MAX_FILES_PER_UPLOAD", "50")
 # Readings less confident than this are marked "uncertain - needs review". Empty: the
 # threshold the active model version chose on its held-out slices (metadata.json).
 UNCERTAIN_BELOW = float(os.getenv("KIDNEYWEB_UNCERTAIN_BELOW") or "nan")
+# Grad-CAM heatmaps, computed by the workers after each reading (loads TensorFlow there).
+HEATMAPS = envbool("KIDNEYWEB_HEATMAPS", "1")
 # Django refuses a request with more files than this before any view runs.
 DATA_UPLOAD_MAX_NUMBER_FILES = MAX_FILES_PER_UPLOAD
 # Staff create accounts; a deployment may let people register themselves.

@@ -45,3 +45,26 @@ def classifier_get() -> Classifier:
             _loaded.clear()  # one model in memory: the previous version is no longer served
             _loaded[key] = classifier
         return _loaded[key]
+
+
+_explainers: dict[tuple[Path, str], object] = {}
+
+
+def explainer_get(version: str):
+    """Grad-CAM for a model version, loaded on first use (it imports TensorFlow, which
+    a process that only classifies never needs)."""
+    from mlcore.explain import GradCam
+
+    models_dir = Path(settings.MODELS_DIR)
+    key = (models_dir, version)
+    with _lock:
+        if key not in _explainers:
+            try:
+                explainer = GradCam(versions.resolve(version, root=models_dir))
+            except (versions.VersionError, OSError, ValueError) as exc:
+                raise ModelUnavailableError(
+                    f"Model version {version} cannot explain its readings: {exc}"
+                ) from exc
+            _explainers.clear()
+            _explainers[key] = explainer
+        return _explainers[key]

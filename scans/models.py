@@ -71,6 +71,10 @@ def thumbnail_upload_path(scan: Scan, filename: str) -> str:
     return f"thumbnails/{scan.uploaded_at:%Y/%m}/{uuid.uuid4().hex}.png"
 
 
+def heatmap_upload_path(prediction: Prediction, filename: str) -> str:
+    return f"heatmaps/{prediction.created_at:%Y/%m}/{uuid.uuid4().hex}.png"
+
+
 class Scan(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -140,6 +144,8 @@ class Prediction(models.Model):
     uncertain = models.BooleanField(default=False)
     # Not like the CT slices the model learnt from: no kidney finding is given.
     refused = models.BooleanField(default=False)
+    # Grad-CAM of the predicted class, an RGBA PNG to lay over the slice (mlcore.explain).
+    heatmap = models.FileField(upload_to=heatmap_upload_path, max_length=200, blank=True)
     milliseconds = models.FloatField()
     created_at = models.DateTimeField(auto_now_add=True)
 

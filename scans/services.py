@@ -23,11 +23,12 @@ from PIL import Image
 
 from mlcore import versions
 from mlcore.dicom import ABDOMEN, Window
+from mlcore.heatmaps import overlay_png
 from mlcore.inference import Classifier
-from mlcore.preprocessing import ImageError, open_image, to_rgb_or_grey
+from mlcore.preprocessing import ImageError, load_image, open_image, to_rgb_or_grey
 from scans.audit import audit_record
-from scans.classifier import ModelUnavailableError, classifier_get
-from scans.models import AuditEvent, ModelVersion, Prediction, Review, Scan
+from scans.classifier import ModelUnavailableError, classifier_get, explainer_get
+from scans.models import AuditEvent, Diagnosis, ModelVersion, Prediction, Review, Scan
 from scans.roles import ADMIN, CLINICIAN, ROLES, role_group
 
 logger = logging.getLogger(__name__)
@@ -238,7 +239,33 @@ def scan_classify(*, scan_id: int, classifier: Classifier | None = None) -> Scan
         scan.done_at = timezone.now()
         scan.failure_reason = ""
         scan.save(update_fields=["prediction", "status", "done_at", "failure_reason"])
+        if settings.HEATMAPS and not reading.refused:
+            transaction.on_commit(lambda: prediction_explain_send(prediction_id=prediction.pk))
     return scan
+
+
+def prediction_explain_send(*, prediction_id: int) -> None:
+    from scans.tasks import explain_prediction  # scans.tasks imports this module
+
+    try:
+        explain_prediction.delay(prediction_id)
+    except KombuOperationalError as exc:  # the reading stands; the heatmap is optional
+        logger.warning("Broker unreachable, no heatmap for prediction %s: %s", prediction_id, exc)
+
+
+def prediction_explain(*, prediction_id: int) -> Prediction:
+    """Compute and store the Grad-CAM heatmap of a prediction (once)."""
+    prediction = Prediction.objects.select_related("scan").get(pk=prediction_id)
+    if prediction.heatmap:
+        return prediction
+    explainer = explainer_get(prediction.model_version_id)
+    with prediction.scan.image.open("rb") as handle:
+        image = load_image(handle.read(), explainer.image_size)
+    class_index = list(Diagnosis.values).index(prediction.label)
+    heat = explainer.heatmap(image, class_index)
+    prediction.heatmap.save("heatmap.png", ContentFile(overlay_png(heat)), save=False)
+    prediction.save(update_fields=["heatmap"])
+    return prediction
 
 
 def uncertain_threshold(classifier: Classifier) -> float:
@@ -286,8 +313,10 @@ def scan_delete(*, scan: Scan, actor=None, request=None) -> None:
             name=scan.original_name,
             owner=scan.owner.get_username(),
         )
+        heatmaps = [p.heatmap for p in scan.predictions.all() if p.heatmap]
         Review.objects.filter(scan=scan).delete()  # reviews protect their predictions
         scan.delete()
+        transaction.on_commit(lambda: [h.storage.delete(h.name) for h in heatmaps])
         transaction.on_commit(lambda: _delete_files(scan))
 
 

@@ -11,9 +11,10 @@ from celery.signals import worker_process_init
 from django.conf import settings
 from django.db import DatabaseError
 
+from mlcore.preprocessing import ImageError
 from scans import services
 from scans.classifier import ModelUnavailableError, classifier_get
-from scans.models import Scan
+from scans.models import Prediction, Scan
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,19 @@ def classify_scan(self, scan_id: int) -> None:
             services.scan_fail_by_id(scan_id=scan_id, reason=f"Gave up after retries: {exc}")
             return
         raise self.retry(exc=exc, countdown=2**self.request.retries) from exc
+
+
+@shared_task(
+    soft_time_limit=settings.CLASSIFY_SOFT_TIME_LIMIT, time_limit=settings.CLASSIFY_TIME_LIMIT
+)
+def explain_prediction(prediction_id: int) -> None:
+    """Grad-CAM heatmap of a reading; optional, so failures are logged, not retried."""
+    try:
+        services.prediction_explain(prediction_id=prediction_id)
+    except Prediction.DoesNotExist:
+        logger.info("Prediction %s was deleted before its heatmap.", prediction_id)
+    except (ModelUnavailableError, ImageError, OSError) as exc:
+        logger.warning("No heatmap for prediction %s: %s", prediction_id, exc)
 
 
 @shared_task

@@ -11,6 +11,7 @@ urlpatterns = [
     path("scans/<int:scan_id>/image/", views.scan_image, name="scan_image"),
     path("scans/<int:scan_id>/thumbnail/", views.scan_thumbnail, name="scan_thumbnail"),
     path("scans/<int:scan_id>/status/", views.scan_status, name="scan_status"),
+    path("scans/<int:scan_id>/heatmap/", views.scan_heatmap, name="scan_heatmap"),
     path("scans/<int:scan_id>/delete/", views.scan_delete, name="scan_delete"),
     path("scans/<int:scan_id>/retry/", views.scan_retry, name="scan_retry"),
     path("accounts/signup/", views.signup, name="signup"),

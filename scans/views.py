@@ -104,7 +104,12 @@ def scan_detail(request: HttpRequest, scan_id: int) -> HttpResponse:
     scan = _get_scan_for_user(request, scan_id)
     audit_record(action=AuditEvent.Action.VIEW_RESULT, request=request, obj=scan)
     bars = probability_bars(scan)
-    context = {"scan": scan, "bars": bars, "chart_height": len(bars) * CHART_ROW_HEIGHT}
+    context = {
+        "scan": scan,
+        "bars": bars,
+        "chart_height": len(bars) * CHART_ROW_HEIGHT,
+        "heatmaps_enabled": settings.HEATMAPS,
+    }
     if scan.status == Scan.Status.DONE and scan.prediction:
         context["confidence_percent"] = round(100 * scan.prediction.confidence)
     return render(request, "scans/detail.html", context)
@@ -129,6 +134,16 @@ def scan_thumbnail(request: HttpRequest, scan_id: int) -> FileResponse:
 
 @require_GET
 @login_required
+def scan_heatmap(request: HttpRequest, scan_id: int) -> FileResponse:
+    """The Grad-CAM overlay of the scan's current reading."""
+    scan = _get_scan_for_user(request, scan_id)
+    if scan.prediction is None or not scan.prediction.heatmap:
+        raise Http404("No heatmap for this scan.")
+    return _private_file(scan.prediction.heatmap, "image/png")
+
+
+@require_GET
+@login_required
 def scan_status(request: HttpRequest, scan_id: int) -> JsonResponse:
     """What the result page polls while the scan is queued or processing."""
     scan = _get_scan_for_user(request, scan_id)
@@ -143,6 +158,7 @@ def scan_status(request: HttpRequest, scan_id: int) -> JsonResponse:
             "confidence": prediction.confidence if prediction else None,
             "uncertain": prediction.uncertain if prediction else None,
             "refused": prediction.refused if prediction else None,
+            "heatmap": bool(prediction and prediction.heatmap),
             "failure_reason": scan.failure_reason or None,
             "url": reverse("scan_detail", args=[scan.pk]),
         }
