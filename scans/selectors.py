@@ -26,6 +26,14 @@ def active_model_version(*, models_dir: Path) -> dict | None:
         return None
 
 
+def model_version_metadata(*, version: str, models_dir: Path) -> dict:
+    """A version's metadata.json, or {} if its folder is gone."""
+    try:
+        return versions.read_metadata(versions.resolve(version, root=models_dir))
+    except versions.VersionError:
+        return {}
+
+
 def scans_visible_to(*, user) -> QuerySet[Scan]:
     """Reviewers and admins see every scan; everybody else only their own."""
     scans = Scan.objects.select_related("prediction", "owner", "review")

@@ -12,6 +12,7 @@ urlpatterns = [
     path("scans/<int:scan_id>/thumbnail/", views.scan_thumbnail, name="scan_thumbnail"),
     path("scans/<int:scan_id>/status/", views.scan_status, name="scan_status"),
     path("scans/<int:scan_id>/heatmap/", views.scan_heatmap, name="scan_heatmap"),
+    path("scans/<int:scan_id>/report/", views.scan_report, name="scan_report"),
     path("scans/<int:scan_id>/delete/", views.scan_delete, name="scan_delete"),
     path("scans/<int:scan_id>/retry/", views.scan_retry, name="scan_retry"),
     path("accounts/signup/", views.signup, name="signup"),

@@ -23,6 +23,7 @@ from scans.models import AuditEvent, Diagnosis, ModelVersion, Scan
 from scans.selectors import (
     active_model_version,
     dashboard_stats,
+    model_version_metadata,
     scan_counts_for_user,
     scan_get_for_user,
     scan_list_for_user,
@@ -113,6 +114,27 @@ def scan_detail(request: HttpRequest, scan_id: int) -> HttpResponse:
     if scan.status == Scan.Status.DONE and scan.prediction:
         context["confidence_percent"] = round(100 * scan.prediction.confidence)
     return render(request, "scans/detail.html", context)
+
+
+@require_GET
+@login_required
+def scan_report(request: HttpRequest, scan_id: int) -> HttpResponse:
+    """A printable result: image, heatmap, reading, probabilities, model, verdict."""
+    scan = _get_scan_for_user(request, scan_id)
+    if scan.status != Scan.Status.DONE or scan.prediction is None:
+        raise Http404("This scan has no result to report yet.")
+    audit_record(action=AuditEvent.Action.VIEW_RESULT, request=request, obj=scan, report=True)
+    metadata = model_version_metadata(
+        version=scan.prediction.model_version_id, models_dir=settings.MODELS_DIR
+    )
+    context = {
+        "scan": scan,
+        "bars": probability_bars(scan),
+        "calibration": metadata.get("calibration") or {},
+        "held_out": (metadata.get("metrics") or {}).get("validation") or {},
+        "printed_at": timezone.now(),
+    }
+    return render(request, "scans/report.html", context)
 
 
 @require_GET

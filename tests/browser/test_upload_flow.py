@@ -68,10 +68,17 @@ def test_clinician_uploads_a_ct_slice_and_sees_the_reading(
     expect(page.get_by_role("meter")).to_be_visible()
     expect(page.locator(".chart-row")).to_have_count(4)
     expect(page.locator(".chart-row.winner .chart-label")).to_have_text("Stone")
-    image = page.locator(".scan-image img")
+    image = page.get_by_role("img", name="CT slice Stone- (395).jpg")
     image.evaluate("img => img.decode()")  # resolves once the private image view answered
     assert image.evaluate("img => img.naturalWidth") == 256
     page.screenshot(path=SCREENSHOTS / "result.png", full_page=True)
+
+    page.get_by_role("link", name="Printable report").click()
+    expect(page.get_by_role("heading", name="AI reading: Stone", exact=False)).to_be_visible()
+    page.screenshot(path=SCREENSHOTS / "report.png", full_page=True)
+    pdf = page.pdf(format="A4")  # what "Save as PDF" in the print dialog produces
+    assert pdf.startswith(b"%PDF")
+    page.go_back()
 
     page.get_by_role("link", name="History", exact=True).click()
     expect(page.locator("table.history tbody tr")).to_have_count(1)
@@ -80,7 +87,7 @@ def test_clinician_uploads_a_ct_slice_and_sees_the_reading(
 
 
 def test_result_page_updates_by_itself_when_the_scan_is_read(
-    browser_page, live_server, alice, password, settings, tmp_path
+    browser_page, live_server, alice, password, settings, tmp_path, sample_dir
 ):
     # Upload with no model: the scan waits, as it would in the queue.
     models_dir = settings.MODELS_DIR
@@ -88,9 +95,7 @@ def test_result_page_updates_by_itself_when_the_scan_is_read(
     page = browser_page
     log_in(page, live_server, alice, password)
     page.get_by_role("link", name="Upload scans").first.click()
-    upload = tmp_path / "slice.png"
-    upload.write_bytes(encode(synthetic_slice(1, 1, size=128)))
-    page.get_by_label("CT slices").set_input_files(str(upload))
+    page.get_by_label("CT slices").set_input_files(str(sample_dir / "Cyst" / "Cyst- (390).jpg"))
     page.get_by_role("button", name="Upload and read").click()
     expect(page.get_by_text("could not be read")).to_be_visible()
 

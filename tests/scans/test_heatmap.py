@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from PIL import Image
 from scans.models import Scan
 
 pytestmark = pytest.mark.django_db
+STATIC = Path(__file__).resolve().parents[2] / "scans" / "static" / "scans"
 
 
 @pytest.fixture
@@ -61,3 +63,27 @@ def test_no_heatmap_when_they_are_switched_off(
     with django_capture_on_commit_callbacks(execute=True):
         client.post(reverse("upload"), {"files": [upload_file("a.png", png_bytes)]})
     assert not Scan.objects.get().prediction.heatmap
+
+
+def test_printable_report_has_everything_a_reader_needs(client, read_scan, rita):
+    from scans import services
+
+    services.review_create(scan=read_scan, reviewer=rita, verdict="confirmed", comment="agree")
+    html = client.get(reverse("scan_report", args=[read_scan.pk])).content.decode()
+
+    prediction = read_scan.prediction
+    assert f"AI reading: {prediction.label}" in html
+    assert reverse("scan_image", args=[read_scan.pk]) in html
+    assert reverse("scan_heatmap", args=[read_scan.pk]) in html
+    assert html.count("<tr") >= 4 + 4  # facts and the four probabilities
+    assert f"version {prediction.model_version_id}" in html
+    assert "temperature scaling, T = " in html
+    assert "Confirmed by rita" in html and "agree" in html
+    assert "Decision support, not a diagnosis." in html
+    assert "scans/report.css" in html
+    assert "@media print" in (STATIC / "report.css").read_text()
+
+
+def test_report_of_another_users_scan_is_404(client, read_scan, bob):
+    client.force_login(bob)
+    assert client.get(reverse("scan_report", args=[read_scan.pk])).status_code == 404
