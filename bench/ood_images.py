@@ -168,11 +168,13 @@ def refusal_rates(classifier, sample_dir: Path) -> dict:
     from mlcore import data
 
     non_ct = non_ct_images()
-    refused_non_ct = [p.refused for p in classifier.classify_batch([d for _, d in non_ct])]
+    refused_non_ct = [
+        p.out_of_distribution for p in classifier.classify_batch([d for _, d in non_ct])
+    ]
     items = data.list_images(data.find_dataset_root(sample_dir), classifier.class_names)
     held_out = data.split_by_number(items, 0.2, num_classes=len(classifier.class_names))
     ct_files = [item.path.read_bytes() for item in held_out.validation]
-    refused_ct = [p.refused for p in classifier.classify_batch(ct_files)]
+    refused_ct = [p.out_of_distribution for p in classifier.classify_batch(ct_files)]
     by_kind: dict[str, list[bool]] = {}
     for (name, _), refused in zip(non_ct, refused_non_ct, strict=True):
         by_kind.setdefault(name.split("-")[0], []).append(refused)

@@ -33,9 +33,11 @@ class Prediction:
     probabilities: dict[str, float]
     model_version: str
     milliseconds: float
+    # Less confident than the version's threshold (chosen on held-out slices).
+    uncertain: bool = False
     # True when the image is not like the CT slices the model learnt from (a photo,
     # a radiograph, text...): the label must not be read as a kidney finding.
-    refused: bool = False
+    out_of_distribution: bool = False
 
 
 class Classifier:
@@ -52,7 +54,8 @@ class Classifier:
         self.flip_averaging = inference.get("flip_averaging", False)
         # Temperature scaling fitted on held-out slices (1.0: the raw probabilities).
         self.temperature = float(metadata.get("calibration", {}).get("temperature", 1.0))
-        # Readings less confident than this are flagged for review (None: no advice).
+        # Readings less confident than this are flagged for review (None: no advice);
+        # an application may set its own.
         self.uncertain_below = inference.get("uncertain_below")
         self.outliers = OutlierDetector.from_metadata(metadata.get("ood"))
         self._runner = runner
@@ -71,11 +74,11 @@ class Classifier:
         started = time.perf_counter()
         batch = np.stack([self.preprocess(source) for source in sources])
         probabilities = self.predict_arrays(batch)
-        refused = self.outliers.refuse(batch) if self.outliers else np.zeros(len(batch), bool)
+        outside = self.outliers.refuse(batch) if self.outliers else np.zeros(len(batch), bool)
         milliseconds = (time.perf_counter() - started) * 1000 / len(sources)
         return [
             self._prediction(row, milliseconds, bool(out))
-            for row, out in zip(probabilities, refused, strict=True)
+            for row, out in zip(probabilities, outside, strict=True)
         ]
 
     def predict_arrays(self, batch: np.ndarray, *, calibrated: bool = True) -> np.ndarray:
@@ -91,15 +94,17 @@ class Classifier:
             probabilities = self._runner(batch)
         return apply_temperature(probabilities, self.temperature) if calibrated else probabilities
 
-    def _prediction(self, row: np.ndarray, milliseconds: float, refused: bool) -> Prediction:
+    def _prediction(self, row: np.ndarray, milliseconds: float, outside: bool) -> Prediction:
         best = int(np.argmax(row))
+        threshold = self.uncertain_below
         return Prediction(
             label=self.class_names[best],
             confidence=float(row[best]),
             probabilities={name: float(p) for name, p in zip(self.class_names, row, strict=True)},
             model_version=self.version,
             milliseconds=milliseconds,
-            refused=refused,
+            uncertain=threshold is not None and float(row[best]) < threshold,
+            out_of_distribution=outside,
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from pathlib import Path
 
@@ -44,7 +45,12 @@ def classifier_get() -> Classifier:
                 ) from exc
             _loaded.clear()  # one model in memory: the previous version is no longer served
             _loaded[key] = classifier
-        return _loaded[key]
+        classifier = _loaded[key]
+    # KIDNEYWEB_UNCERTAIN_BELOW, when set, replaces the version's own threshold.
+    own = classifier.metadata.get("inference", {}).get("uncertain_below")
+    override = settings.UNCERTAIN_BELOW
+    classifier.uncertain_below = own if math.isnan(override) else override
+    return classifier
 
 
 _explainers: dict[tuple[Path, str], object] = {}

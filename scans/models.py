@@ -143,7 +143,7 @@ class Prediction(models.Model):
     # Less confident than the threshold in force when it was read: needs a review.
     uncertain = models.BooleanField(default=False)
     # Not like the CT slices the model learnt from: no kidney finding is given.
-    refused = models.BooleanField(default=False)
+    out_of_distribution = models.BooleanField(default=False)
     # Grad-CAM of the predicted class, an RGBA PNG to lay over the slice (mlcore.explain).
     heatmap = models.FileField(upload_to=heatmap_upload_path, max_length=200, blank=True)
     milliseconds = models.FloatField()

@@ -58,7 +58,9 @@ def scan_list_for_user(
     scans = Scan.objects.filter(owner=user).select_related("prediction")
     if diagnosis:
         scans = scans.filter(
-            status=Scan.Status.DONE, prediction__label=diagnosis, prediction__refused=False
+            status=Scan.Status.DONE,
+            prediction__label=diagnosis,
+            prediction__out_of_distribution=False,
         )
     if status:
         scans = scans.filter(status=status)
@@ -74,7 +76,9 @@ def scan_list_for_user(
 def scan_counts_for_user(*, user) -> dict[str, int]:
     """How many of the user's finished scans the AI gave each diagnosis (all four keys)."""
     rows = (
-        Scan.objects.filter(owner=user, status=Scan.Status.DONE, prediction__refused=False)
+        Scan.objects.filter(
+            owner=user, status=Scan.Status.DONE, prediction__out_of_distribution=False
+        )
         .values("prediction__label")
         .annotate(n=Count("id"))
     )

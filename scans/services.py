@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path, PurePath
@@ -229,8 +228,8 @@ def scan_classify(*, scan_id: int, classifier: Classifier | None = None) -> Scan
                 "label": reading.label,
                 "confidence": reading.confidence,
                 "probabilities": reading.probabilities,
-                "uncertain": reading.confidence < uncertain_threshold(classifier),
-                "refused": reading.refused,
+                "uncertain": reading.uncertain,
+                "out_of_distribution": reading.out_of_distribution,
                 "milliseconds": reading.milliseconds,
             },
         )
@@ -239,7 +238,7 @@ def scan_classify(*, scan_id: int, classifier: Classifier | None = None) -> Scan
         scan.done_at = timezone.now()
         scan.failure_reason = ""
         scan.save(update_fields=["prediction", "status", "done_at", "failure_reason"])
-        if settings.HEATMAPS and not reading.refused:
+        if settings.HEATMAPS and not reading.out_of_distribution:
             transaction.on_commit(lambda: prediction_explain_send(prediction_id=prediction.pk))
     return scan
 
@@ -266,13 +265,6 @@ def prediction_explain(*, prediction_id: int) -> Prediction:
     prediction.heatmap.save("heatmap.png", ContentFile(overlay_png(heat)), save=False)
     prediction.save(update_fields=["heatmap"])
     return prediction
-
-
-def uncertain_threshold(classifier: Classifier) -> float:
-    """KIDNEYWEB_UNCERTAIN_BELOW, else the model version's own choice, else 0.5."""
-    if not math.isnan(settings.UNCERTAIN_BELOW):
-        return settings.UNCERTAIN_BELOW
-    return classifier.uncertain_below if classifier.uncertain_below is not None else 0.5
 
 
 def scan_fail_by_id(*, scan_id: int, reason: str) -> None:

@@ -179,7 +179,7 @@ def scan_status(request: HttpRequest, scan_id: int) -> JsonResponse:
             "label": prediction.label if prediction else None,
             "confidence": prediction.confidence if prediction else None,
             "uncertain": prediction.uncertain if prediction else None,
-            "refused": prediction.refused if prediction else None,
+            "out_of_distribution": prediction.out_of_distribution if prediction else None,
             "heatmap": bool(prediction and prediction.heatmap),
             "failure_reason": scan.failure_reason or None,
             "url": reverse("scan_detail", args=[scan.pk]),

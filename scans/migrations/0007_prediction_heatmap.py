@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('scans', '0006_prediction_refused'),
+        ('scans', '0006_prediction_out_of_distribution'),
     ]
 
     operations = [

@@ -5,6 +5,7 @@ import pytest
 from factories import encode, synthetic_slice
 
 from mlcore import data, versions
+from mlcore.calibration import apply_temperature
 from mlcore.inference import Prediction, load_classifier
 from mlcore.preprocessing import UnsupportedFormatError
 
@@ -120,7 +121,8 @@ def test_flip_averaging_versions_average_the_image_and_its_mirror(tiny_version, 
     prediction = classifier.classify(image_bytes[1])
 
     assert classifier.flip_averaging is True
-    expected = (np.asarray(model(array)) + np.asarray(model(array[:, :, ::-1]))) / 2
+    mean = (np.asarray(model(array)) + np.asarray(model(array[:, :, ::-1]))) / 2
+    expected = apply_temperature(mean, classifier.temperature)  # then calibrated
     served = [prediction.probabilities[name] for name in classifier.class_names]
     assert np.allclose(served, expected[0], atol=1e-6)
 
@@ -133,4 +135,26 @@ def test_versions_without_flip_averaging_read_each_image_once(tiny_version, imag
     prediction = classifier.classify(image_bytes[1])
 
     served = [prediction.probabilities[name] for name in classifier.class_names]
-    assert np.allclose(served, np.asarray(classifier._runner.model(array))[0], atol=1e-6)
+    once = np.asarray(classifier._runner.model(array))
+    assert np.allclose(served, apply_temperature(once, classifier.temperature)[0], atol=1e-6)
+
+
+def test_served_probabilities_carry_the_versions_temperature(tiny_version, image_bytes):
+    classifier = load_classifier(tiny_version)
+    batch = np.stack([classifier.preprocess(data) for data in image_bytes])
+    raw = classifier.predict_arrays(batch, calibrated=False)
+
+    assert (
+        classifier.temperature == versions.read_metadata(tiny_version)["calibration"]["temperature"]
+    )
+    assert np.allclose(
+        classifier.predict_arrays(batch), apply_temperature(raw, classifier.temperature)
+    )
+
+
+def test_uncertain_follows_the_versions_threshold(tiny_version, image_bytes):
+    classifier = load_classifier(tiny_version)
+    classifier.uncertain_below = 1.01
+    assert all(p.uncertain for p in classifier.classify_batch(image_bytes))
+    classifier.uncertain_below = 0.0
+    assert not any(p.uncertain for p in classifier.classify_batch(image_bytes))

@@ -62,10 +62,10 @@ def test_classifier_marks_a_photo_as_refused_and_a_ct_slice_not(sample_dir):
             (sample_dir / "Normal" / "Normal- (395).jpg").read_bytes(),
         ]
     )
-    assert photo.refused and not ct.refused
+    assert photo.out_of_distribution and not ct.out_of_distribution
 
 
 @pytest.mark.parametrize("name", ["photo-astronaut", "text-1", "radiograph-2"])
 def test_each_kind_of_non_ct_image_is_refused_by_the_shipped_model(name):
     data = dict(non_ct_images())[name]
-    assert load_classifier().classify(data).refused
+    assert load_classifier().classify(data).out_of_distribution

@@ -250,7 +250,7 @@ def test_an_image_that_is_not_a_ct_slice_gets_no_kidney_finding(client, alice, u
     response = upload_and_read(upload_file("holiday.png", drawing))
 
     scan = Scan.objects.get()
-    assert scan.status == Scan.Status.DONE and scan.prediction.refused
+    assert scan.status == Scan.Status.DONE and scan.prediction.out_of_distribution
     page = client.get(response.url).content.decode()
     assert "Not a CT slice this model can read." in page
     assert 'class="diagnosis-label"' not in page

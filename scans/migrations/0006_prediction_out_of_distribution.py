@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddField(
             model_name='prediction',
-            name='refused',
+            name="out_of_distribution",
             field=models.BooleanField(default=False),
         ),
     ]
