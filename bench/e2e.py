@@ -48,6 +48,9 @@ def main() -> None:
     parser.add_argument("--web-workers", type=int, default=4)
     parser.add_argument("--timeout", type=float, default=300)
     parser.add_argument(
+        "--no-heatmaps", action="store_true", help="run the stack with KIDNEYWEB_HEATMAPS=0"
+    )
+    parser.add_argument(
         "--image",
         type=Path,
         default=stack.ROOT.parent / "shared" / "data" / "kidney-ct-sample" / "Stone",
@@ -60,7 +63,10 @@ def main() -> None:
     database_url = args.database_url or f"sqlite:///{work / 'db.sqlite3'}"
     redis = stack.RedisServer(work).start()
     env = stack.stack_env(
-        database_url=database_url, broker_url=redis.url, media_root=work / "media"
+        database_url=database_url,
+        broker_url=redis.url,
+        media_root=work / "media",
+        KIDNEYWEB_HEATMAPS="0" if args.no_heatmaps else "1",
     )
     manage = [str(stack.BIN / "python"), "manage.py"]
     for command in (["migrate", "--noinput"], ["sync_model_versions"]):
@@ -80,6 +86,7 @@ def main() -> None:
         for service in (worker, web, redis):
             service.stop()
     result.update(
+        heatmaps=not args.no_heatmaps,
         database=database_url.split(":", 1)[0],
         broker="redis",
         web_workers=args.web_workers,

@@ -189,12 +189,18 @@ else:
         # queued and the recovery job sends it again.
         "socket_connect_timeout": 2,
         "socket_timeout": 5,
+        "queue_order_strategy": "priority",  # the order of CELERY_TASK_QUEUES
     }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5}
 CELERY_TASK_IGNORE_RESULT = True
-# One queue name per deployment (tests give each run its own).
+# One queue name per deployment (tests give each run its own). Heatmaps have their
+# own queue, which a worker serves only when no scan waits to be read (Redis:
+# queue_order_strategy "priority"), so a burst of uploads is read first.
 CELERY_TASK_DEFAULT_QUEUE = os.getenv("KIDNEYWEB_TASK_QUEUE", "kidneyweb")
+HEATMAP_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}-heatmaps"
+CELERY_TASK_QUEUES = {CELERY_TASK_DEFAULT_QUEUE: {}, HEATMAP_QUEUE: {}}
+CELERY_TASK_ROUTES = {"scans.tasks.explain_prediction": {"queue": HEATMAP_QUEUE}}
 # A worker acknowledges a task only after it ran, and a task whose process died is
 # delivered again: safe because classifying a scan twice writes one result.
 CELERY_TASK_ACKS_LATE = True
