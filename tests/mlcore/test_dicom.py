@@ -83,3 +83,18 @@ def test_truncated_dicom_is_corrupt():
 def test_dicom_over_the_pixel_limit_is_refused():
     with pytest.raises(ImageTooLargeError):
         open_image(ct_dicom(hounsfield_slice()), max_pixels=100)
+
+
+def test_compression_pydicom_can_decode_is_read():
+    import io
+
+    import pydicom
+    from pydicom.uid import RLELossless
+
+    dataset = pydicom.dcmread(io.BytesIO(ct_dicom(hounsfield_slice())))
+    dataset.compress(RLELossless)  # pydicom's own encoder, no extra libraries
+    buffer = io.BytesIO()
+    dataset.save_as(buffer, enforce_file_format=True)
+
+    image = open_image(buffer.getvalue())
+    assert np.array_equal(np.asarray(image), expected_grey(hounsfield_slice()))
