@@ -106,3 +106,10 @@ def test_every_environment_variable_of_the_settings_is_documented():
     readme = (ROOT / "README.md").read_text()
     missing = sorted(name for name in settings_variables() if f"`{name}`" not in readme)
     assert missing == []
+
+
+@pytest.mark.django_db
+def test_models_and_migrations_agree():
+    from django.core.management import call_command
+
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)  # exits 1 if not
