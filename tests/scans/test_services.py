@@ -126,10 +126,12 @@ def test_database_refuses_two_active_versions(db):
 
 @pytest.mark.parametrize(("threshold", "uncertain"), [(1.01, True), (0.0, False)])
 def test_readings_under_the_threshold_are_marked_uncertain(
-    alice, make_scan, settings, client, threshold, uncertain
+    alice, make_scan, settings, client, sample_dir, threshold, uncertain
 ):
     settings.UNCERTAIN_BELOW = threshold
     scan = make_scan(alice, status=Scan.Status.QUEUED)
+    with scan.image.open("wb") as handle:  # a real slice: not refused as out of distribution
+        handle.write((sample_dir / "Normal" / "Normal- (390).jpg").read_bytes())
     services.scan_classify(scan_id=scan.pk)
     scan.refresh_from_db()
     assert scan.prediction.uncertain is uncertain
