@@ -89,6 +89,28 @@ def test_augmentation_is_reproducible_with_a_seed_and_keeps_shape():
     assert not np.array_equal(first, images)
 
 
+def test_augmentation_layers_draw_independently():
+    config = TrainConfig(Path(), Path(), rotation=10.0, zoom=0.1)
+    augmenter = make_augmenter(7, config)
+    rotation, zoom = augmenter.layers[1], augmenter.layers[2]
+    images = np.zeros((64, 8, 8, 3), "float32")
+    angles = np.asarray(rotation.get_random_transformation(images, training=True)["angle"])
+    zooms = np.asarray(zoom.get_random_transformation(images, training=True)["height_zoom"])
+
+    assert abs(np.corrcoef(angles.ravel(), zooms.ravel())[0, 1]) < 0.5
+
+
+def test_contrast_jitter_lowers_as_well_as_raises_contrast():
+    config = TrainConfig(Path(), Path(), rotation=0.0, zoom=0.0, translation=0.0, contrast=0.3)
+    augmenter = make_augmenter(3, config)
+    image = np.random.default_rng(0).random((1, 16, 16, 3)).astype("float32") * 0.5 + 0.25
+    ratios = [
+        float(np.std(np.asarray(augmenter(image, training=True)))) / float(np.std(image))
+        for _ in range(40)
+    ]
+    assert min(ratios) < 0.95 and max(ratios) > 1.05
+
+
 def test_versions_are_never_overwritten(tmp_path):
     inputs = keras.Input((4, 4, 3))
     model = keras.Model(inputs, keras.layers.Dense(4, activation="softmax")(inputs))
