@@ -161,12 +161,18 @@ def scan_send(*, scan_id: int) -> bool:
 
     The scan stays queued either way: the recovery job sends it again later.
     """
-    from scans.tasks import classify_scan  # scans.tasks imports this module
+    return _send("classify_scan", scan_id, if_down=f"scan {scan_id} stays queued")
+
+
+def _send(task_name: str, object_id: int, *, if_down: str) -> bool:
+    """Put one task of scans.tasks on the broker; if it is unreachable, log what that
+    means (``if_down``) and return False instead of failing the caller."""
+    from scans import tasks  # scans.tasks imports this module
 
     try:
-        classify_scan.delay(scan_id)
+        getattr(tasks, task_name).delay(object_id)
     except KombuOperationalError as exc:
-        logger.warning("Broker unreachable, scan %s stays queued: %s", scan_id, exc)
+        logger.warning("Broker unreachable, %s: %s", if_down, exc)
         return False
     return True
 
@@ -244,12 +250,8 @@ def scan_classify(*, scan_id: int, classifier: Classifier | None = None) -> Scan
 
 
 def prediction_explain_send(*, prediction_id: int) -> None:
-    from scans.tasks import explain_prediction  # scans.tasks imports this module
-
-    try:
-        explain_prediction.delay(prediction_id)
-    except KombuOperationalError as exc:  # the reading stands; the heatmap is optional
-        logger.warning("Broker unreachable, no heatmap for prediction %s: %s", prediction_id, exc)
+    # The reading stands without its heatmap, which is optional.
+    _send("explain_prediction", prediction_id, if_down=f"no heatmap for prediction {prediction_id}")
 
 
 def prediction_explain(*, prediction_id: int) -> Prediction:
