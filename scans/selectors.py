@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+from celery import current_app
+from django.db import DatabaseError, connection
 from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import TruncDate
 
 from mlcore import versions
+from mlcore.runtime import KERAS_FILE, LITERT_FILE
 from scans.models import Diagnosis, Review, Scan
 
 
@@ -34,6 +37,49 @@ def model_version_metadata(*, version: str, models_dir: Path) -> dict:
         return {}
 
 
+def system_health(*, models_dir: Path, runtime: str) -> dict[str, dict]:
+    """Whether the database, the broker and the active model can serve, for load
+    balancers. Says what is wrong in general words: no host names, no exceptions."""
+    return {
+        "database": _database_health(),
+        "broker": _broker_health(),
+        "model": _model_health(models_dir=models_dir, runtime=runtime),
+    }
+
+
+def _database_health() -> dict:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError:
+        return {"ok": False, "detail": "The database is unreachable."}
+    return {"ok": True}
+
+
+def _broker_health() -> dict:
+    try:
+        with current_app.connection_for_write() as broker:
+            broker.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=2)
+    except Exception:  # kombu raises transport-specific errors; any of them means "down"
+        return {"ok": False, "detail": "The task broker is unreachable: scans stay queued."}
+    return {"ok": True}
+
+
+def _model_health(*, models_dir: Path, runtime: str) -> dict:
+    metadata = active_model_version(models_dir=models_dir)
+    if metadata is None:
+        return {"ok": False, "detail": "No model version is active.", "version": None}
+    version_dir = versions.resolve(metadata["version"], root=models_dir)
+    model_file = LITERT_FILE if runtime == "litert" else KERAS_FILE
+    if not (version_dir / model_file).is_file():
+        return {
+            "ok": False,
+            "detail": f"The active version has no {model_file}.",
+            "version": metadata["version"],
+        }
+    return {"ok": True, "version": metadata["version"]}
+
+
 def scans_visible_to(*, user) -> QuerySet[Scan]:
     """Reviewers and admins see every scan; everybody else only their own."""
     scans = Scan.objects.select_related("prediction", "owner", "review")
@@ -45,17 +91,27 @@ def scan_get_for_user(*, user, scan_id: int) -> Scan:
     return scans_visible_to(user=user).get(pk=scan_id)
 
 
-def scan_list_for_user(
+def scan_list_for_user(*, user, **filters) -> QuerySet[Scan]:
+    """The user's own scans (the history page), newest first, narrowed by ``filters``."""
+    return scans_filter(scans=Scan.objects.filter(owner=user), **filters)
+
+
+def scan_list_visible_to(*, user, **filters) -> QuerySet[Scan]:
+    """Every scan the user may see (the API): reviewers and admins see all."""
+    return scans_filter(scans=scans_visible_to(user=user), **filters)
+
+
+def scans_filter(
     *,
-    user,
+    scans: QuerySet[Scan],
     diagnosis: str = "",
     status: str = "",
     date_from: date | None = None,
     date_to: date | None = None,
     query: str = "",
 ) -> QuerySet[Scan]:
-    """The user's own scans, newest first, narrowed by the history page's filters."""
-    scans = Scan.objects.filter(owner=user).select_related("prediction")
+    """Narrow scans by AI diagnosis, status, upload date and a name/note search."""
+    scans = scans.select_related("prediction")
     if diagnosis:
         scans = scans.filter(
             status=Scan.Status.DONE,

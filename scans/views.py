@@ -142,7 +142,7 @@ def scan_report(request: HttpRequest, scan_id: int) -> HttpResponse:
 def scan_image(request: HttpRequest, scan_id: int) -> FileResponse:
     scan = _get_scan_for_user(request, scan_id)
     audit_record(action=AuditEvent.Action.VIEW_IMAGE, request=request, obj=scan)
-    return _private_file(scan.image, CONTENT_TYPES.get(scan.image_format))
+    return private_file(scan.image, CONTENT_TYPES.get(scan.image_format))
 
 
 @require_GET
@@ -151,7 +151,7 @@ def scan_thumbnail(request: HttpRequest, scan_id: int) -> FileResponse:
     scan = _get_scan_for_user(request, scan_id)
     if not scan.thumbnail:
         raise Http404("No thumbnail.")
-    return _private_file(scan.thumbnail, "image/png")
+    return private_file(scan.thumbnail, "image/png")
 
 
 @require_GET
@@ -161,7 +161,7 @@ def scan_heatmap(request: HttpRequest, scan_id: int) -> FileResponse:
     scan = _get_scan_for_user(request, scan_id)
     if scan.prediction is None or not scan.prediction.heatmap:
         raise Http404("No heatmap for this scan.")
-    return _private_file(scan.prediction.heatmap, "image/png")
+    return private_file(scan.prediction.heatmap, "image/png")
 
 
 @require_GET
@@ -227,7 +227,7 @@ def _upload_limits() -> dict:
     }
 
 
-def _private_file(field, content_type: str | None) -> FileResponse:
+def private_file(field, content_type: str | None) -> FileResponse:
     try:
         handle = field.open("rb")
     except FileNotFoundError:
