@@ -45,6 +45,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served by us: no CDN
     "scans",
 ]
 
@@ -168,6 +172,55 @@ ALLOW_SIGNUP = envbool("KIDNEYWEB_ALLOW_SIGNUP", "0")
 # Classification runs in Celery workers. The default broker is a folder, so a laptop
 # needs no Redis: web and worker must read and write the same folder, hence
 # data_folder_in == data_folder_out.
+# One cache for every web process (API throttling counts requests in it): Redis when
+# KIDNEYWEB_CACHE_URL is set (several hosts), else files under var/ (one host).
+CACHE_URL = os.getenv("KIDNEYWEB_CACHE_URL", "")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        if CACHE_URL
+        else {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    )
+}
+
+# The REST API (/api/v1/, scans.api): token or session, JSON, per-user throttling.
+API_THROTTLE_RATE = os.getenv("KIDNEYWEB_API_THROTTLE_RATE", "600/minute")
+API_PAGE_SIZE = envint("KIDNEYWEB_API_PAGE_SIZE", "20")
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["scans.api.policies.UserThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "scans.api.policies.api_exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "kidneyweb API",
+    "DESCRIPTION": (
+        "Upload kidney CT slices, follow their AI readings and list model versions. "
+        "Authenticate with `Authorization: Token <key>` "
+        "(`python manage.py create_api_token USERNAME`)."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "DiagnosisEnum": "scans.models.Diagnosis",
+        "ScanStatusEnum": "scans.models.Scan.Status",
+    },
+}
+
 BROKER_DIR = Path(os.getenv("KIDNEYWEB_BROKER_DIR", VAR_DIR / "broker"))
 CELERY_BROKER_URL = os.getenv("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):

@@ -18,5 +18,6 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("scans.api.urls")),
     path("", include("scans.urls")),
 ]

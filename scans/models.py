@@ -210,6 +210,7 @@ class AuditEvent(models.Model):
         EXPORT = "export", "Exported scans"
         RECLASSIFY = "reclassify", "Sent scans to be read again"
         ACTIVATE_MODEL = "activate_model", "Activated a model version"
+        API_TOKEN = "api_token", "Created an API token"
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL

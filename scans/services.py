@@ -19,6 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 from PIL import Image
+from rest_framework.authtoken.models import Token
 
 from mlcore import versions
 from mlcore.dicom import ABDOMEN, Window
@@ -431,6 +432,26 @@ def user_create(*, username: str, role: str, password: str | None = None):
         user.save()
         user.groups.add(role_group(role))
     return user
+
+
+def api_token_create(*, user, rotate: bool = False, actor=None) -> Token:
+    """The user's API key (one per user): the existing one, or a new one when there is
+    none or ``rotate`` is set (the old key stops working at once)."""
+    if not user.is_active:
+        raise ValueError(f"User {user.get_username()!r} is inactive.")
+    with transaction.atomic():
+        if rotate:
+            Token.objects.filter(user=user).delete()
+        token, created = Token.objects.get_or_create(user=user)
+        if created:
+            audit_record(
+                action=AuditEvent.Action.API_TOKEN,
+                actor=actor,
+                obj=user,
+                user=user.get_username(),
+                rotated=rotate,
+            )
+    return token
 
 
 def _thumbnail(image: Image.Image) -> bytes:

@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from scans.api import views
+
+urlpatterns = [
+    path("scans/", views.ScanListView.as_view(), name="api-scan-list"),
+    path("scans/<int:scan_id>/", views.ScanDetailView.as_view(), name="api-scan-detail"),
+    path("scans/<int:scan_id>/image", views.ScanImageView.as_view(), name="api-scan-image"),
+    path("models/", views.ModelVersionListView.as_view(), name="api-model-list"),
+    path("health/", views.HealthView.as_view(), name="api-health"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]

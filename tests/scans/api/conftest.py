@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from scans.services import api_token_create
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttle_counts():
+    """Throttling counts requests in the cache, which outlives a test's database."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def api():
+    """An API client with no credentials."""
+    return APIClient()
+
+
+@pytest.fixture
+def api_as():
+    """An API client that sends ``user``'s token, as an integration would."""
+
+    def make(user) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_create(user=user).key}")
+        return client
+
+    return make
