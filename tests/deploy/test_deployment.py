@@ -65,7 +65,7 @@ def test_web_migrates_then_serves_with_gunicorn(compose):
     assert "sync_model_versions" in command
     assert "0.0.0.0:8000" in command
     assert web["ports"] == ["8000:8000"]
-    assert "/accounts/login/" in " ".join(web["healthcheck"]["test"])
+    assert "/api/v1/health/" in " ".join(web["healthcheck"]["test"])
     assert web["depends_on"]["postgres"] == {"condition": "service_healthy"}
 
 
