@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import django
@@ -13,6 +14,9 @@ from factories import write_dataset
 # if DJANGO_SETTINGS_MODULE were in pyproject.toml, so both are set here instead.
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kidneyweb.settings")
 os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-secret-key")
+# Tasks the tests send through the folder broker must not wait in var/broker for the
+# next `make run` worker.
+os.environ.setdefault("KIDNEYWEB_BROKER_DIR", tempfile.mkdtemp(prefix="kidneyweb-test-broker-"))
 # Now, not in pytest_configure: conftest files below this one import models at their top.
 django.setup()
 
