@@ -5,55 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from django.db import connections
 from factories import encode, synthetic_slice, upload_file
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from scans import services
 from scans.models import Scan
 
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="needs Debian's chromium (.ci/run installs it)"
-    ),
-]
-
-
-@pytest.fixture
-def browser_page(settings, monkeypatch, eager_tasks):
-    # Tasks run in the live server's thread: the worker is tests/integration's subject.
-    # The live server speaks plain HTTP; production cookies are HTTPS-only.
-    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
-    # Playwright's sync API runs an event loop in this thread; the ORM calls made by the
-    # test itself are still plain synchronous code.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"]
-        )
-        page = browser.new_page(viewport={"width": 1200, "height": 900})
-        yield page
-        browser.close()
-        # While Playwright's loop runs, Django keeps this thread's database connections
-        # apart from the usual ones; close them here, or the test database stays in use.
-        connections.close_all()
-
-
-def log_in(page, live_server, user, password):
-    page.goto(f"{live_server.url}/")
-    expect(page).to_have_url(f"{live_server.url}/accounts/login/?next=/")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="My scans")).to_be_visible()
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_clinician_uploads_a_ct_slice_and_sees_the_reading(
-    browser_page, live_server, alice, password, sample_dir
+    browser_page, log_in, live_server, alice, password, sample_dir
 ):
     page = browser_page
     log_in(page, live_server, alice, password)
@@ -87,7 +51,7 @@ def test_clinician_uploads_a_ct_slice_and_sees_the_reading(
 
 
 def test_result_page_updates_by_itself_when_the_scan_is_read(
-    browser_page, live_server, alice, password, settings, tmp_path, sample_dir
+    browser_page, log_in, live_server, alice, password, settings, tmp_path, sample_dir
 ):
     # Upload with no model: the scan waits, as it would in the queue.
     models_dir = settings.MODELS_DIR
@@ -112,7 +76,7 @@ def test_result_page_updates_by_itself_when_the_scan_is_read(
 
 
 def test_reviewer_confirms_with_the_keyboard_and_sees_the_dashboard(
-    browser_page, live_server, alice, rita, password
+    browser_page, log_in, live_server, alice, rita, password
 ):
     from scans import services
     from scans.models import Review, Scan

@@ -35,9 +35,11 @@ def test_schema_describes_every_api_route(api_as, alice):
     )
 
 
-def test_schema_and_docs_need_a_login(api):
+def test_schema_needs_credentials_and_docs_a_login(api):
     assert api.get("/api/v1/schema/").status_code == 401
-    assert api.get("/api/v1/docs/").status_code == 401
+    response = api.get("/api/v1/docs/")
+    assert response.status_code == 302
+    assert response.url == "/accounts/login/?next=/api/v1/docs/"
 
 
 def test_docs_page_loads_swagger_ui_from_our_own_static_files(client, alice):
