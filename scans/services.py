@@ -207,14 +207,16 @@ def scan_classify(*, scan_id: int, classifier: Classifier | None = None) -> Scan
 
     A scan that is already done is returned unchanged. Unreadable images and a
     missing model end in ``failed`` with the reason, never in ``processing``.
+    Written for the burst: eight statements per scan, the result in one transaction.
     """
-    with transaction.atomic():
-        scan = Scan.objects.select_for_update().get(pk=scan_id)
-        if scan.status == Scan.Status.DONE:
-            return scan
-        scan.status = Scan.Status.PROCESSING
-        scan.processing_at = timezone.now()
-        scan.save(update_fields=["status", "processing_at"])
+    claimed = (
+        Scan.objects.filter(pk=scan_id)
+        .exclude(status=Scan.Status.DONE)
+        .update(status=Scan.Status.PROCESSING, processing_at=timezone.now())
+    )
+    scan = Scan.objects.get(pk=scan_id)  # DoesNotExist if it was deleted meanwhile
+    if not claimed:
+        return scan  # already done: a redelivered task
     try:
         classifier = classifier or classifier_get()
         with scan.image.open("rb") as handle:
@@ -226,20 +228,26 @@ def scan_classify(*, scan_id: int, classifier: Classifier | None = None) -> Scan
         return scan_fail(scan=scan, reason=f"The image cannot be read: {exc}")
     except FileNotFoundError:
         return scan_fail(scan=scan, reason="The stored image file is missing.")
+    version_id = model_version_ensure(metadata=classifier.metadata)
+    fields = {
+        "label": reading.label,
+        "confidence": reading.confidence,
+        "probabilities": reading.probabilities,
+        "uncertain": reading.uncertain,
+        "out_of_distribution": reading.out_of_distribution,
+        "milliseconds": reading.milliseconds,
+    }
     with transaction.atomic():
-        version = model_version_record(metadata=classifier.metadata)
-        prediction, _ = Prediction.objects.update_or_create(
-            scan=scan,
-            model_version=version,
-            defaults={
-                "label": reading.label,
-                "confidence": reading.confidence,
-                "probabilities": reading.probabilities,
-                "uncertain": reading.uncertain,
-                "out_of_distribution": reading.out_of_distribution,
-                "milliseconds": reading.milliseconds,
-            },
-        )
+        # A second delivery of the same task may have finished first: one prediction.
+        state = Scan.objects.select_for_update().filter(pk=scan_id).values("status").first()
+        if state is None or state["status"] == Scan.Status.DONE:
+            return scan
+        if scan.prediction_id is None:  # never read before: nothing to update
+            prediction = Prediction.objects.create(scan=scan, model_version_id=version_id, **fields)
+        else:  # read again (a re-read, or a new model version)
+            prediction, _ = Prediction.objects.update_or_create(
+                scan=scan, model_version_id=version_id, defaults=fields
+            )
         scan.prediction = prediction
         scan.status = Scan.Status.DONE
         scan.done_at = timezone.now()
@@ -325,6 +333,22 @@ def model_version_record(*, metadata: dict) -> ModelVersion:
         },
     )
     return version
+
+
+def model_version_ensure(*, metadata: dict) -> str:
+    """The id of the row mirroring this version, inserted if missing (one statement:
+    versions are immutable, so an existing row is already right)."""
+    ModelVersion.objects.bulk_create(
+        [
+            ModelVersion(
+                id=metadata["version"],
+                created=_parse_time(metadata.get("created")),
+                metrics=metadata.get("metrics") or {},
+            )
+        ],
+        ignore_conflicts=True,
+    )
+    return metadata["version"]
 
 
 def model_versions_sync(*, models_dir: Path | None = None) -> ModelVersion | None:

@@ -38,6 +38,37 @@ def test_classifying_a_done_scan_again_changes_nothing(alice, make_scan):
     assert (again.done_at, again.processing_at) == (first.done_at, first.processing_at)
 
 
+def test_a_delivery_that_finishes_second_adds_no_prediction(alice, make_scan):
+    scan = make_scan(alice, status=Scan.Status.QUEUED)
+    real = classifier_get()
+
+    class DeliveredTwice:
+        """While this delivery reads the image, the other delivery completes."""
+
+        metadata = real.metadata
+
+        def classify(self, data):
+            services.scan_classify(scan_id=scan.pk, classifier=real)
+            return real.classify(data)
+
+    services.scan_classify(scan_id=scan.pk, classifier=DeliveredTwice())
+
+    scan.refresh_from_db()
+    assert scan.status == Scan.Status.DONE
+    assert Prediction.objects.filter(scan=scan).count() == 1
+
+
+def test_a_reading_costs_a_handful_of_statements(
+    alice, make_scan, django_assert_max_num_queries, settings
+):
+    settings.HEATMAPS = False
+    scan = make_scan(alice, status=Scan.Status.QUEUED)
+    classifier = classifier_get()
+    # claim, fetch, version row, then savepoint, lock, insert, update, release
+    with django_assert_max_num_queries(8):
+        services.scan_classify(scan_id=scan.pk, classifier=classifier)
+
+
 def test_unreadable_stored_image_fails_with_a_reason(alice, make_scan):
     scan = make_scan(alice, status=Scan.Status.QUEUED)
     with scan.image.open("wb") as handle:
