@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from mlcore.explain import GradCam
 from mlcore.heatmaps import overlay_png
@@ -26,6 +27,9 @@ def slice_with_spot(rng, spot: tuple[int, int] | None) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def spot_finder(tmp_path_factory):
+    # Deterministic kernels, as in mlcore.training: the same network on every run
+    # (multi-threaded kernels made it differ from run to run, and sometimes miss).
+    tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(4)
     rng = np.random.default_rng(4)
     images, labels = [], []
@@ -42,10 +46,6 @@ def spot_finder(tmp_path_factory):
     return GradCam(folder), model
 
 
-def peak(heat: np.ndarray) -> np.ndarray:
-    return np.array(np.unravel_index(np.argmax(heat), heat.shape))
-
-
 def test_heatmap_has_the_image_shape_and_is_finite_in_zero_one(spot_finder):
     explainer, _ = spot_finder
     heat = explainer.heatmap(slice_with_spot(np.random.default_rng(0), (14, 14)), 1)
@@ -55,19 +55,21 @@ def test_heatmap_has_the_image_shape_and_is_finite_in_zero_one(spot_finder):
     assert heat.min() >= 0 and heat.max() == pytest.approx(1.0)
 
 
-def test_heatmap_moves_when_the_spot_moves(spot_finder):
+def test_heatmap_is_hottest_around_the_spot_wherever_it_is(spot_finder):
+    # One position can fall between the coarse feature map's cells (4x4 at 64 px), so
+    # the property is measured over twenty: around the spot, the heat is well above
+    # the slice's mean (1.8-2.4x with seeds 4 and 5; 1.0 would be no localisation).
     explainer, model = spot_finder
     rng = np.random.default_rng(1)
-    near_top_left = slice_with_spot(rng, (12, 12))
-    near_bottom_right = slice_with_spot(rng, (44, 44))
-    assert model(near_top_left[None], training=False).numpy()[0, 1] > 0.5  # it sees the spot
-
-    first = peak(explainer.heatmap(near_top_left, 1))
-    second = peak(explainer.heatmap(near_bottom_right, 1))
-
-    assert np.abs(first - (15, 15)).max() <= 16
-    assert np.abs(second - (47, 47)).max() <= 16
-    assert np.linalg.norm(second - first) > 20
+    ratios = []
+    for _ in range(20):
+        top, left = (int(v) for v in rng.integers(10, 48, 2))
+        image = slice_with_spot(rng, (top, left))
+        assert model(image[None], training=False).numpy()[0, 1] > 0.5  # it sees the spot
+        heat = explainer.heatmap(image, 1)
+        around = heat[max(top - 5, 0) : top + 11, max(left - 5, 0) : left + 11]
+        ratios.append(around.mean() / heat.mean())
+    assert np.median(ratios) > 1.4
 
 
 def test_overlay_is_a_transparent_png_of_the_heatmap():
