@@ -81,7 +81,9 @@ def main() -> None:
     try:
         stack.wait_until_ready(web)
         stack.wait_until_ready(worker)
-        result = measure(web.url, images, args)
+        processes = {"web": web.process.pid, "worker": worker.process.pid}
+        processes["redis"] = redis.process.pid
+        result = measure(web.url, images, args, processes)
     finally:
         for service in (worker, web, redis):
             service.stop()
@@ -116,7 +118,7 @@ def create_user(env: dict) -> None:
     )
 
 
-def measure(base_url: str, images: list[bytes], args) -> dict:
+def measure(base_url: str, images: list[bytes], args, processes: dict[str, int]) -> dict:
     browser = stack.Browser(base_url, USERNAME, PASSWORD)
     for data in images[:5]:  # warm-up: first requests import and connect lazily
         wait_done(browser, stack.scan_id_from(browser.upload(("warm.jpg", data))), 60)
@@ -130,7 +132,17 @@ def measure(base_url: str, images: list[bytes], args) -> dict:
         latencies.append((time.perf_counter() - started) * 1000)
         time.sleep(0.05)  # at rest between uploads
 
+    def cpu() -> dict[str, float]:
+        return stack.cpu_seconds(processes, {"postgres": "postgres"}, {"clients": os.getpid()})
+
+    before = cpu()
     burst = run_burst(base_url, images, args)
+    after = cpu()
+    # Where the two cores went during the burst, per part (CPU seconds per scan done).
+    burst["cpu_ms_per_scan"] = {
+        name: round(1000 * (after[name] - before[name]) / max(burst["accepted"], 1), 2)
+        for name in after
+    }
     ordered = sorted(latencies)
     return {
         "p50_ms": round(statistics.median(latencies), 1),

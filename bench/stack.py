@@ -42,6 +42,50 @@ def wait_for(check, *, timeout: float, what: str, interval: float = 0.05):
         time.sleep(interval)
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _processes() -> dict[int, tuple[int, str, float]]:
+    """Every process: pid -> (parent pid, command name, CPU seconds used so far)."""
+    table = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # it ended meanwhile
+            continue
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        fields = text[text.rindex(")") + 2 :].split()
+        ticks = int(fields[11]) + int(fields[12])  # utime + stime
+        table[int(stat.parent.name)] = (int(fields[1]), name, ticks / CLOCK_TICKS)
+    return table
+
+
+def cpu_seconds(
+    roots: dict[str, int], names: dict[str, str] | None = None, alone: dict[str, int] | None = None
+) -> dict[str, float]:
+    """CPU seconds used so far by each named process tree (``roots``: name -> pid), by
+    every process with a given command name (``names``: name -> command, e.g. the
+    PostgreSQL server's backends, which are not our children) and by single processes
+    without their children (``alone``: name -> pid)."""
+    table = _processes()
+    children: dict[int, list[int]] = {}
+    for pid, (parent, _, _) in table.items():
+        children.setdefault(parent, []).append(pid)
+    totals = {}
+    for label, root in roots.items():
+        stack, total = [root], 0.0
+        while stack:
+            pid = stack.pop()
+            total += table.get(pid, (0, "", 0.0))[2]
+            stack.extend(children.get(pid, []))
+        totals[label] = total
+    for label, command in (names or {}).items():
+        totals[label] = sum(cpu for _, name, cpu in table.values() if name == command)
+    for label, pid in (alone or {}).items():
+        totals[label] = table.get(pid, (0, "", 0.0))[2]
+    return totals
+
+
 class Service:
     """One child process with its output in a log file."""
 
