@@ -82,7 +82,16 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": dj_database_url.config(default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+# Connections are kept between requests and tasks (a new PostgreSQL connection per
+# request or task costs a process fork on the server and a handshake on each side);
+# each is checked before reuse, so a restarted database is reconnected to.
+DATABASES = {
+    "default": dj_database_url.config(
+        default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}",
+        conn_max_age=envint("KIDNEYWEB_DB_CONN_MAX_AGE", "600"),
+        conn_health_checks=True,
+    )
+}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Web and worker are separate processes writing one file: wait for locks instead of
     # failing, take the write lock at the start of a transaction, and let readers read
