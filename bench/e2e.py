@@ -165,6 +165,7 @@ def wait_done(browser: stack.Browser, scan_id: int, timeout: float) -> str:
 def run_burst(base_url: str, images: list[bytes], args) -> dict:
     accepted: list[int] = []
     errors = 0
+    examples: list[str] = []  # what the first few errors were
     lock = threading.Lock()
     counter = iter(range(args.burst))
     browsers = [stack.Browser(base_url, USERNAME, PASSWORD) for _ in range(args.clients)]
@@ -175,9 +176,11 @@ def run_burst(base_url: str, images: list[bytes], args) -> dict:
             try:
                 response = browser.upload((f"burst-{i}.jpg", images[i % len(images)]))
                 scan_id = stack.scan_id_from(response)
-            except Exception:  # a refused or failed request is what this counts
+            except Exception as exc:  # a refused or failed request is what this counts
                 with lock:
                     errors += 1
+                    if len(examples) < 3:
+                        examples.append(f"{type(exc).__name__}: {exc}"[:300])
                 continue
             with lock:
                 accepted.append(scan_id)
@@ -208,6 +211,7 @@ def run_burst(base_url: str, images: list[bytes], args) -> dict:
         "throughput_scans_per_s": round(finished / elapsed, 1),
         "lost": len(accepted) - finished,
         "errors": errors,
+        **({"error_examples": examples} if examples else {}),
     }
 
 

@@ -265,6 +265,11 @@ CELERY_TASK_QUEUES = {CELERY_TASK_DEFAULT_QUEUE: {}, HEATMAP_QUEUE: {}}
 CELERY_TASK_ROUTES = {"scans.tasks.explain_prediction": {"queue": HEATMAP_QUEUE}}
 # A worker acknowledges a task only after it ran, and a task whose process died is
 # delivered again: safe because classifying a scan twice writes one result.
+# Celery's Django fixup closes the database connection around every task unless this
+# is set, so each task would connect anew (a server process fork per reading);
+# scans.tasks closes a connection only when it is too old or broken, as Django does
+# around a request.
+CELERY_DB_REUSE_MAX = 10**9
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

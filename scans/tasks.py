@@ -7,9 +7,9 @@ import os
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import worker_process_init
+from celery.signals import task_postrun, task_prerun, worker_process_init
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, close_old_connections
 
 from mlcore.preprocessing import ImageError
 from scans import services
@@ -63,6 +63,17 @@ def explain_prediction(prediction_id: int) -> None:
 def requeue_stale_scans() -> int:
     """Send again scans left queued or processing too long (run by Celery beat)."""
     return services.scans_requeue_stale(older_than_seconds=settings.REQUEUE_AFTER_SECONDS)
+
+
+@task_prerun.connect
+@task_postrun.connect
+def reuse_database_connections(sender=None, **kwargs) -> None:
+    """Around each task, as Django does around each request: keep the connection
+    unless it is older than KIDNEYWEB_DB_CONN_MAX_AGE or broken (a restarted
+    database), so a worker does not connect anew for every scan. Eager tasks run
+    inside the caller's transaction, whose connection is not ours to close."""
+    if not getattr(getattr(sender, "request", None), "is_eager", False):
+        close_old_connections()
 
 
 @worker_process_init.connect

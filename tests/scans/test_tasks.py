@@ -67,3 +67,27 @@ def test_requeue_command_reports_what_it_sent(alice, make_scan, eager_tasks):
     out = io.StringIO()
     call_command("requeue_stale_scans", "--older-than", "10", stdout=out)
     assert out.getvalue() == "Sent 1 scan(s) again.\n"
+
+
+class _WorkerTask:
+    """The sender of Celery's task signals, as a worker (not eager mode) sends them."""
+
+    class request:
+        is_eager = False
+
+
+def test_a_worker_keeps_its_database_connection_between_tasks(transactional_db):
+    from django.db import connection
+
+    from kidneyweb.celery import app
+    from scans.tasks import reuse_database_connections
+
+    assert app.conf.get("CELERY_DB_REUSE_MAX")  # else Celery closes it around every task
+    connection.ensure_connection()
+    kept = connection.connection
+    reuse_database_connections(sender=_WorkerTask)
+    assert connection.connection is kept
+
+    connection.close_at = 0  # older than KIDNEYWEB_DB_CONN_MAX_AGE: closed, then renewed
+    reuse_database_connections(sender=_WorkerTask)
+    assert connection.connection is None
