@@ -34,7 +34,8 @@ HISTORY_PAGE_SIZE = 20
 CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "DICOM": "image/png"}
 
 
-def _get_scan_for_user(request: HttpRequest, scan_id: int) -> Scan:
+def get_scan_for_user(request: HttpRequest, scan_id: int) -> Scan:
+    """The scan if the user may see it, else 404 (the pages and the API alike)."""
     try:
         return scan_get_for_user(user=request.user, scan_id=scan_id)
     except Scan.DoesNotExist:
@@ -102,7 +103,7 @@ def upload(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def scan_detail(request: HttpRequest, scan_id: int) -> HttpResponse:
-    scan = _get_scan_for_user(request, scan_id)
+    scan = get_scan_for_user(request, scan_id)
     audit_record(action=AuditEvent.Action.VIEW_RESULT, request=request, obj=scan)
     bars = probability_bars(scan)
     context = {
@@ -120,7 +121,7 @@ def scan_detail(request: HttpRequest, scan_id: int) -> HttpResponse:
 @login_required
 def scan_report(request: HttpRequest, scan_id: int) -> HttpResponse:
     """A printable result: image, heatmap, reading, probabilities, model, verdict."""
-    scan = _get_scan_for_user(request, scan_id)
+    scan = get_scan_for_user(request, scan_id)
     if scan.status != Scan.Status.DONE or scan.prediction is None:
         raise Http404("This scan has no result to report yet.")
     audit_record(action=AuditEvent.Action.VIEW_RESULT, request=request, obj=scan, report=True)
@@ -140,7 +141,7 @@ def scan_report(request: HttpRequest, scan_id: int) -> HttpResponse:
 @require_GET
 @login_required
 def scan_image(request: HttpRequest, scan_id: int) -> FileResponse:
-    scan = _get_scan_for_user(request, scan_id)
+    scan = get_scan_for_user(request, scan_id)
     audit_record(action=AuditEvent.Action.VIEW_IMAGE, request=request, obj=scan)
     return private_file(scan.image, CONTENT_TYPES.get(scan.image_format))
 
@@ -148,7 +149,7 @@ def scan_image(request: HttpRequest, scan_id: int) -> FileResponse:
 @require_GET
 @login_required
 def scan_thumbnail(request: HttpRequest, scan_id: int) -> FileResponse:
-    scan = _get_scan_for_user(request, scan_id)
+    scan = get_scan_for_user(request, scan_id)
     if not scan.thumbnail:
         raise Http404("No thumbnail.")
     return private_file(scan.thumbnail, "image/png")
@@ -158,7 +159,7 @@ def scan_thumbnail(request: HttpRequest, scan_id: int) -> FileResponse:
 @login_required
 def scan_heatmap(request: HttpRequest, scan_id: int) -> FileResponse:
     """The Grad-CAM overlay of the scan's current reading."""
-    scan = _get_scan_for_user(request, scan_id)
+    scan = get_scan_for_user(request, scan_id)
     if scan.prediction is None or not scan.prediction.heatmap:
         raise Http404("No heatmap for this scan.")
     return private_file(scan.prediction.heatmap, "image/png")
@@ -168,7 +169,7 @@ def scan_heatmap(request: HttpRequest, scan_id: int) -> FileResponse:
 @login_required
 def scan_status(request: HttpRequest, scan_id: int) -> JsonResponse:
     """What the result page polls while the scan is queued or processing."""
-    scan = _get_scan_for_user(request, scan_id)
+    scan = get_scan_for_user(request, scan_id)
     prediction = scan.prediction if scan.status == Scan.Status.DONE else None
     response = JsonResponse(
         {
@@ -192,7 +193,7 @@ def scan_status(request: HttpRequest, scan_id: int) -> JsonResponse:
 @require_http_methods(["GET", "POST"])
 @login_required
 def scan_delete(request: HttpRequest, scan_id: int) -> HttpResponse:
-    scan = _get_scan_for_user(request, scan_id)
+    scan = get_scan_for_user(request, scan_id)
     if request.method == "POST":
         services.scan_delete(scan=scan, actor=request.user, request=request)
         messages.success(request, f"Scan {scan_id} ({scan.original_name}) was deleted.")
@@ -203,7 +204,7 @@ def scan_delete(request: HttpRequest, scan_id: int) -> HttpResponse:
 @require_POST
 @login_required
 def scan_retry(request: HttpRequest, scan_id: int) -> HttpResponse:
-    scan = _get_scan_for_user(request, scan_id)
+    scan = get_scan_for_user(request, scan_id)
     services.scan_retry(scan=scan)
     return redirect("scan_detail", scan_id=scan.pk)
 
@@ -255,7 +256,7 @@ def review(request: HttpRequest, scan_id: int) -> HttpResponse:
 
     After a verdict the next unreviewed scan of the worklist opens.
     """
-    scan = _get_scan_for_user(request, scan_id)
+    scan = get_scan_for_user(request, scan_id)
     if scan.status != Scan.Status.DONE or scan.prediction is None:
         raise Http404("This scan has no AI reading to review.")
     order = list(worklist_for_reviewer().values_list("pk", flat=True))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import FileResponse, Http404
+from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, status
@@ -26,8 +26,8 @@ from scans.api.serializers import (
 )
 from scans.audit import audit_record
 from scans.models import AuditEvent, ModelVersion, Scan
-from scans.selectors import scan_get_for_user, scan_list_visible_to, system_health
-from scans.views import CONTENT_TYPES, private_file
+from scans.selectors import scan_list_visible_to, system_health
+from scans.views import CONTENT_TYPES, get_scan_for_user, private_file
 
 ERRORS = {
     401: OpenApiResponse(description="No or invalid credentials."),
@@ -58,13 +58,6 @@ class ScanPagination(PageNumberPagination):
                 parameter["description"] = f"Scans per page; more than {self.max_page_size} "
                 parameter["description"] += f"gives {self.max_page_size}."
         return parameters
-
-
-def _scan_for(request: Request, scan_id: int) -> Scan:
-    try:
-        return scan_get_for_user(user=request.user, scan_id=scan_id)
-    except Scan.DoesNotExist:
-        raise Http404("No such scan.") from None
 
 
 class ScanListView(generics.GenericAPIView):
@@ -129,7 +122,7 @@ class ScanDetailView(APIView):
     @extend_schema(operation_id="scans_retrieve", responses={200: ScanSerializer, **ERRORS})
     def get(self, request: Request, scan_id: int) -> Response:
         """One scan: its status and, once done, the AI reading and any review."""
-        scan = _scan_for(request, scan_id)
+        scan = get_scan_for_user(request, scan_id)
         if scan.status == Scan.Status.DONE:  # polling a queued scan discloses nothing
             audit_record(
                 action=AuditEvent.Action.VIEW_RESULT, request=request._request, obj=scan, api=True
@@ -139,7 +132,7 @@ class ScanDetailView(APIView):
     @extend_schema(operation_id="scans_destroy", responses={204: None, **ERRORS})
     def delete(self, request: Request, scan_id: int) -> Response:
         """Delete the scan, its image, readings and reviews (audited)."""
-        scan = _scan_for(request, scan_id)
+        scan = get_scan_for_user(request, scan_id)
         services.scan_delete(scan=scan, actor=request.user, request=request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -155,7 +148,7 @@ class ScanImageView(APIView):
     )
     def get(self, request: Request, scan_id: int) -> FileResponse:
         """The stored image (for DICOM uploads, the windowed slice as PNG)."""
-        scan = _scan_for(request, scan_id)
+        scan = get_scan_for_user(request, scan_id)
         audit_record(
             action=AuditEvent.Action.VIEW_IMAGE, request=request._request, obj=scan, api=True
         )
