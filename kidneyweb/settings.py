@@ -177,6 +177,13 @@ UNCERTAIN_BELOW = float(os.getenv("KIDNEYWEB_UNCERTAIN_BELOW") or "nan")
 HEATMAPS = envbool("KIDNEYWEB_HEATMAPS", "1")
 # Django refuses a request with more files than this before any view runs.
 DATA_UPLOAD_MAX_NUMBER_FILES = MAX_FILES_PER_UPLOAD
+# The first handler stops keeping a file once it passes MAX_UPLOAD_BYTES, so an
+# oversized file is refused without being held in memory or on disk.
+FILE_UPLOAD_HANDLERS = [
+    "scans.uploads.SizeCappedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 # Staff create accounts; a deployment may let people register themselves.
 ALLOW_SIGNUP = envbool("KIDNEYWEB_ALLOW_SIGNUP", "0")
 

@@ -21,3 +21,5 @@ urlpatterns = [
     path("api/v1/", include("scans.api.urls")),
     path("", include("scans.urls")),
 ]
+
+handler400 = "scans.views.bad_request"

@@ -30,6 +30,7 @@ from scans.audit import audit_record
 from scans.classifier import ModelUnavailableError, classifier_get, explainer_get
 from scans.models import AuditEvent, Diagnosis, ModelVersion, Prediction, Review, Scan
 from scans.roles import ADMIN, CLINICIAN, ROLES, role_group
+from scans.uploads import foreign_content
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +77,12 @@ def upload_check(upload: UploadedFile, *, window: Window = ABDOMEN) -> CheckedUp
     except ImageError as exc:
         raise UploadRejected(name, str(exc)) from exc
     dicom = image.info.get("dicom")
+    if not dicom and (foreign := foreign_content(data, image.format)):
+        raise UploadRejected(
+            name,
+            f"The file holds something besides the image: {foreign} "
+            "Export the slice again as a plain image.",
+        )
     return CheckedUpload(
         name=name,
         data=data,
