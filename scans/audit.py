@@ -1,7 +1,9 @@
-"""The audit trail: one function that writes an event, and the log-in receivers."""
+"""The audit trail: one function that writes an event, and the log-in receivers
+(log-in, log-out, failed log-in, lock-out)."""
 
 from __future__ import annotations
 
+from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 from django.http import HttpRequest
@@ -20,8 +22,9 @@ def audit_record(
     **detail,
 ) -> AuditEvent:
     """Append one event; ``obj`` (a model instance) names the object it concerns."""
-    if actor is None and request is not None and request.user.is_authenticated:
-        actor = request.user
+    user = getattr(request, "user", None)  # absent before AuthenticationMiddleware
+    if actor is None and user is not None and user.is_authenticated:
+        actor = user
     if obj is not None:
         object_type, object_id = obj._meta.model_name, str(obj.pk)
     return AuditEvent.objects.create(
@@ -58,4 +61,12 @@ def _login_failed(sender, credentials, request=None, **kwargs) -> None:
         action=AuditEvent.Action.LOGIN_FAILED,
         request=request,
         username=str(credentials.get("username", ""))[:150],
+    )
+
+
+@receiver(user_locked_out)
+def _locked_out(sender, request, username, ip_address, **kwargs) -> None:
+    """django-axes refused a log-in: too many failures for this name from this address."""
+    audit_record(
+        action=AuditEvent.Action.LOCKED_OUT, request=request, username=str(username or "")[:150]
     )

@@ -202,6 +202,7 @@ class AuditEvent(models.Model):
         LOGIN = "login", "Logged in"
         LOGOUT = "logout", "Logged out"
         LOGIN_FAILED = "login_failed", "Failed log in"
+        LOCKED_OUT = "locked_out", "Locked out after failed log-ins"
         UPLOAD = "upload", "Uploaded a scan"
         VIEW_RESULT = "view_result", "Viewed a result"
         VIEW_IMAGE = "view_image", "Viewed an image"

@@ -217,7 +217,7 @@ def signup(request: HttpRequest) -> HttpResponse:
         raise Http404("Sign-up is disabled: ask an administrator for an account.")
     form = UserCreationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        login(request, form.save())
+        login(request, form.save(), backend="django.contrib.auth.backends.ModelBackend")
         return redirect("home")
     return render(request, "registration/signup.html", {"form": form})
 

@@ -3,11 +3,17 @@ from __future__ import annotations
 from io import StringIO
 
 import pytest
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate as django_authenticate
 from django.contrib.auth.models import User
 from django.core.management import call_command
+from django.test import RequestFactory
 
 pytestmark = pytest.mark.django_db
+
+
+def authenticate(**credentials):
+    """Django's authenticate, with the log-in request django-axes needs."""
+    return django_authenticate(RequestFactory().post("/accounts/login/"), **credentials)
 
 
 def run(*args: str) -> str:
