@@ -142,6 +142,16 @@ SESSION_COOKIE_SECURE = envbool("DJANGO_SECURE_COOKIES", "0" if DEBUG else "1")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_HSTS_SECONDS = envint("DJANGO_HSTS_SECONDS", "0" if DEBUG else "31536000")
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+SECURE_HSTS_PRELOAD = envbool(
+    "DJANGO_HSTS_PRELOAD", "1" if SECURE_HSTS_SECONDS >= 31536000 else "0"
+)
+# HTTPS-only cookies mean an HTTPS-only site: plain HTTP is redirected, except the
+# health check (load balancers probe it over plain HTTP).
+SECURE_SSL_REDIRECT = envbool("DJANGO_SSL_REDIRECT", "1" if SESSION_COOKIE_SECURE else "0")
+SECURE_REDIRECT_EXEMPT = [r"^api/v1/health/$"]
+# Behind a proxy that ends TLS and sets X-Forwarded-Proto (and strips it from clients).
+if envbool("DJANGO_TRUST_X_FORWARDED_PROTO", "0"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
