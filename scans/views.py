@@ -43,6 +43,19 @@ def get_scan_for_user(request: HttpRequest, scan_id: int) -> Scan:
         raise Http404("No such scan.") from None
 
 
+def get_scan_to_delete(request: HttpRequest, scan_id: int) -> Scan:
+    """The scan if the user may delete it: their own, or any with the delete permission
+    (admins). Reviewers see every scan but delete only their own: 403."""
+    scan = get_scan_for_user(request, scan_id)
+    if not can_delete(request.user, scan):
+        raise PermissionDenied("Only the scan's owner or an administrator may delete it.")
+    return scan
+
+
+def can_delete(user, scan: Scan) -> bool:
+    return scan.owner_id == user.pk or user.has_perm("scans.delete_scan")
+
+
 def _active_model() -> dict | None:
     return active_model_version(models_dir=settings.MODELS_DIR)
 
@@ -112,6 +125,7 @@ def scan_detail(request: HttpRequest, scan_id: int) -> HttpResponse:
         "bars": bars,
         "chart_height": len(bars) * CHART_ROW_HEIGHT,
         "heatmaps_enabled": settings.HEATMAPS,
+        "can_delete": can_delete(request.user, scan),
     }
     if scan.status == Scan.Status.DONE and scan.prediction:
         context["confidence_percent"] = round(100 * scan.prediction.confidence)
@@ -194,7 +208,7 @@ def scan_status(request: HttpRequest, scan_id: int) -> JsonResponse:
 @require_http_methods(["GET", "POST"])
 @login_required
 def scan_delete(request: HttpRequest, scan_id: int) -> HttpResponse:
-    scan = get_scan_for_user(request, scan_id)
+    scan = get_scan_to_delete(request, scan_id)
     if request.method == "POST":
         services.scan_delete(scan=scan, actor=request.user, request=request)
         messages.success(request, f"Scan {scan_id} ({scan.original_name}) was deleted.")

@@ -27,7 +27,7 @@ from scans.api.serializers import (
 from scans.audit import audit_record
 from scans.models import AuditEvent, ModelVersion, Scan
 from scans.selectors import scan_list_visible_to, system_health
-from scans.views import CONTENT_TYPES, get_scan_for_user, private_file
+from scans.views import CONTENT_TYPES, get_scan_for_user, get_scan_to_delete, private_file
 
 ERRORS = {
     401: OpenApiResponse(description="No or invalid credentials."),
@@ -129,10 +129,18 @@ class ScanDetailView(APIView):
             )
         return Response(ScanSerializer(scan, context={"request": request}).data)
 
-    @extend_schema(operation_id="scans_destroy", responses={204: None, **ERRORS})
+    @extend_schema(
+        operation_id="scans_destroy",
+        responses={
+            204: None,
+            403: OpenApiResponse(description="Not yours: only admins delete others' scans."),
+            **ERRORS,
+        },
+    )
     def delete(self, request: Request, scan_id: int) -> Response:
-        """Delete the scan, its image, readings and reviews (audited)."""
-        scan = get_scan_for_user(request, scan_id)
+        """Delete the scan, its image, readings and reviews (audited). Your own scans;
+        reviewers see others' scans but only admins delete them."""
+        scan = get_scan_to_delete(request, scan_id)
         services.scan_delete(scan=scan, actor=request.user, request=request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -35,11 +35,24 @@ def test_other_user_cannot_change_scan(client, alice, bob, make_scan, name):
     assert scan.status == Scan.Status.FAILED
 
 
-@pytest.mark.parametrize("name", SCAN_URLS)
+@pytest.mark.parametrize("name", [n for n in SCAN_URLS if n != "scan_delete"])
 def test_reviewer_can_open_any_scan(client, alice, rita, make_scan, name):
     scan = make_scan(alice)
     client.force_login(rita)
     assert client.get(reverse(name, args=[scan.pk])).status_code == 200
+
+
+def test_reviewer_deletes_only_own_scans_and_admin_any(client, alice, rita, adam, make_scan):
+    others, own = make_scan(alice), make_scan(rita)
+    client.force_login(rita)
+
+    assert b"Delete this scan" not in client.get(reverse("scan_detail", args=[others.pk])).content
+    assert client.post(reverse("scan_delete", args=[others.pk])).status_code == 403
+    assert client.post(reverse("scan_delete", args=[own.pk])).status_code == 302
+    client.force_login(adam)
+    assert b"Delete this scan" in client.get(reverse("scan_detail", args=[others.pk])).content
+    assert client.post(reverse("scan_delete", args=[others.pk])).status_code == 302
+    assert not Scan.objects.exists()
 
 
 def test_staff_flag_alone_does_not_open_other_users_scans(client, alice, bob, make_scan):
