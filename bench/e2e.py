@@ -18,21 +18,15 @@ file); it is migrated and a bench user is created in it.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
-import tempfile
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import django
 
 from bench import stack
 
@@ -40,82 +34,33 @@ USERNAME, PASSWORD = "bench", "bench-password-e2e"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
+    parser = stack.bench_parser(__doc__, timeout=300)
     parser.add_argument("--singles", type=int, default=40)
     parser.add_argument("--burst", type=int, default=500)
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--web-workers", type=int, default=4)
-    parser.add_argument("--timeout", type=float, default=300)
     parser.add_argument(
         "--no-heatmaps", action="store_true", help="run the stack with KIDNEYWEB_HEATMAPS=0"
     )
-    parser.add_argument(
-        "--image",
-        type=Path,
-        default=stack.ROOT.parent / "shared" / "data" / "kidney-ct-sample" / "Stone",
-        help="a JPEG/PNG file or a folder of them (default: the sample's Stone slices)",
-    )
     args = parser.parse_args()
-    images = load_images(args.image)
+    images = stack.load_images(args.image)
 
-    work = Path(tempfile.mkdtemp(prefix="kidneyweb-e2e-"))
-    database_url = args.database_url or f"sqlite:///{work / 'db.sqlite3'}"
-    redis = stack.RedisServer(work).start()
-    env = stack.stack_env(
-        database_url=database_url,
-        broker_url=redis.url,
-        media_root=work / "media",
+    with stack.bench_stack(
+        "e2e",
+        database_url=args.database_url,
+        web_workers=args.web_workers,
+        username=USERNAME,
+        password=PASSWORD,
         KIDNEYWEB_HEATMAPS="0" if args.no_heatmaps else "1",
-    )
-    manage = [str(stack.BIN / "python"), "manage.py"]
-    for command in (["migrate", "--noinput"], ["sync_model_versions"]):
-        subprocess.run(manage + command, cwd=stack.ROOT, env=env, check=True, capture_output=True)
-    create_user(env)
-    os.environ.update(env)  # this process reads the same database
-    os.environ["DJANGO_SETTINGS_MODULE"] = "kidneyweb.settings"
-    django.setup()
-
-    web = stack.web(env, work, workers=args.web_workers).start()
-    worker = stack.worker(env, work).start()
-    try:
-        stack.wait_until_ready(web)
-        stack.wait_until_ready(worker)
-        processes = {"web": web.process.pid, "worker": worker.process.pid}
-        processes["redis"] = redis.process.pid
-        result = measure(web.url, images, args, processes)
-    finally:
-        for service in (worker, web, redis):
-            service.stop()
+    ) as bench:
+        result = measure(bench.web.url, images, args, bench.pids())
     result.update(
         heatmaps=not args.no_heatmaps,
-        database=database_url.split(":", 1)[0],
+        database=bench.database_url.split(":", 1)[0],
         broker="redis",
         web_workers=args.web_workers,
         machine={"cpus": os.cpu_count(), "python": platform.python_version()},
     )
     print(json.dumps(result, indent=2))
-
-
-def load_images(path: Path) -> list[bytes]:
-    files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
-    return [p.read_bytes() for p in files[:200]]
-
-
-def create_user(env: dict) -> None:
-    code = (
-        "from django.contrib.auth.models import User\n"
-        "from scans.roles import CLINICIAN, role_group\n"
-        f"u, _ = User.objects.get_or_create(username={USERNAME!r})\n"
-        f"u.set_password({PASSWORD!r}); u.save(); u.groups.add(role_group(CLINICIAN))"
-    )
-    subprocess.run(
-        [str(stack.BIN / "python"), "manage.py", "shell", "-c", code],
-        cwd=stack.ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
 
 
 def measure(base_url: str, images: list[bytes], args, processes: dict[str, int]) -> dict:
@@ -143,10 +88,9 @@ def measure(base_url: str, images: list[bytes], args, processes: dict[str, int])
         name: round(1000 * (after[name] - before[name]) / max(burst["accepted"], 1), 2)
         for name in after
     }
-    ordered = sorted(latencies)
     return {
         "p50_ms": round(statistics.median(latencies), 1),
-        "p95_ms": round(ordered[min(int(0.95 * len(ordered)), len(ordered) - 1)], 1),
+        "p95_ms": round(stack.percentile(latencies, 0.95), 1),
         "singles": args.singles,
         **burst,
     }
@@ -163,55 +107,20 @@ def wait_done(browser: stack.Browser, scan_id: int, timeout: float) -> str:
 
 
 def run_burst(base_url: str, images: list[bytes], args) -> dict:
-    accepted: list[int] = []
-    errors = 0
-    examples: list[str] = []  # what the first few errors were
-    lock = threading.Lock()
-    counter = iter(range(args.burst))
     browsers = [stack.Browser(base_url, USERNAME, PASSWORD) for _ in range(args.clients)]
-
-    def client(browser: stack.Browser) -> None:
-        nonlocal errors
-        for i in counter:
-            try:
-                response = browser.upload((f"burst-{i}.jpg", images[i % len(images)]))
-                scan_id = stack.scan_id_from(response)
-            except Exception as exc:  # a refused or failed request is what this counts
-                with lock:
-                    errors += 1
-                    if len(examples) < 3:
-                        examples.append(f"{type(exc).__name__}: {exc}"[:300])
-                continue
-            with lock:
-                accepted.append(scan_id)
-
-    started = time.perf_counter()
-    threads = [threading.Thread(target=client, args=(b,)) for b in browsers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    uploaded_s = time.perf_counter() - started
-
-    # Completion is read from the database (as the status endpoint does), not by
-    # polling 500 URLs, which would load the web server being measured.
-    from scans.models import Scan
-
-    done = Scan.objects.filter(pk__in=accepted, status=Scan.Status.DONE)
-    deadline = time.monotonic() + args.timeout
-    while done.count() < len(accepted) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    elapsed = time.perf_counter() - started
-    finished = done.count()
+    burst = stack.upload_burst(browsers, images, args.burst, prefix="burst")
+    accepted = [upload.scan_id for upload in burst.uploads]
+    finished = stack.wait_scans_done(accepted, timeout=args.timeout)
+    elapsed = time.perf_counter() - burst.started
     return {
         "burst": args.burst,
         "clients": args.clients,
         "accepted": len(accepted),
-        "uploads_per_s": round(len(accepted) / uploaded_s, 1),
+        "uploads_per_s": round(len(accepted) / burst.seconds, 1),
         "throughput_scans_per_s": round(finished / elapsed, 1),
         "lost": len(accepted) - finished,
-        "errors": errors,
-        **({"error_examples": examples} if examples else {}),
+        "errors": len(burst.errors),
+        **({"error_examples": burst.errors[:3]} if burst.errors else {}),
     }
 
 

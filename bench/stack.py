@@ -1,12 +1,13 @@
 """The real kidneyweb stack on loopback: web (gunicorn), Celery worker, optional Redis.
 
-Used by the integration tests (tests/integration/) and bench/e2e.py. Every part
-is a separate process started from the project's own commands; nothing is
-mocked. Logs go to files in the given folder.
+Used by the integration tests (tests/integration/), bench/e2e.py and bench/load.py.
+Every part is a separate process started from the project's own commands; nothing
+is mocked. Logs go to files in the given folder.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import shutil
@@ -14,14 +15,20 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+SAMPLE_DIR = ROOT.parent / "shared" / "data" / "kidney-ct-sample"
 
 
 def free_port() -> int:
@@ -43,10 +50,18 @@ def wait_for(check, *, timeout: float, what: str, interval: float = 0.05):
 
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 
-def _processes() -> dict[int, tuple[int, str, float]]:
-    """Every process: pid -> (parent pid, command name, CPU seconds used so far)."""
+class Process(NamedTuple):
+    parent: int
+    name: str
+    cpu: float  # CPU seconds used so far
+    rss: int  # resident memory now, bytes
+
+
+def _processes() -> dict[int, Process]:
+    """Every process, by pid."""
     table = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -56,8 +71,23 @@ def _processes() -> dict[int, tuple[int, str, float]]:
         name = text[text.index("(") + 1 : text.rindex(")")]
         fields = text[text.rindex(")") + 2 :].split()
         ticks = int(fields[11]) + int(fields[12])  # utime + stime
-        table[int(stat.parent.name)] = (int(fields[1]), name, ticks / CLOCK_TICKS)
+        rss = int(fields[21]) * PAGE_SIZE
+        table[int(stat.parent.name)] = Process(int(fields[1]), name, ticks / CLOCK_TICKS, rss)
     return table
+
+
+def _tree(root: int, table: dict[int, Process]) -> list[Process]:
+    """A process and all its descendants that are still running."""
+    children: dict[int, list[int]] = {}
+    for pid, process in table.items():
+        children.setdefault(process.parent, []).append(pid)
+    stack, tree = [root], []
+    while stack:
+        pid = stack.pop()
+        if pid in table:
+            tree.append(table[pid])
+        stack.extend(children.get(pid, []))
+    return tree
 
 
 def cpu_seconds(
@@ -68,22 +98,22 @@ def cpu_seconds(
     PostgreSQL server's backends, which are not our children) and by single processes
     without their children (``alone``: name -> pid)."""
     table = _processes()
-    children: dict[int, list[int]] = {}
-    for pid, (parent, _, _) in table.items():
-        children.setdefault(parent, []).append(pid)
-    totals = {}
-    for label, root in roots.items():
-        stack, total = [root], 0.0
-        while stack:
-            pid = stack.pop()
-            total += table.get(pid, (0, "", 0.0))[2]
-            stack.extend(children.get(pid, []))
-        totals[label] = total
+    totals = {label: sum(p.cpu for p in _tree(root, table)) for label, root in roots.items()}
     for label, command in (names or {}).items():
-        totals[label] = sum(cpu for _, name, cpu in table.values() if name == command)
+        totals[label] = sum(p.cpu for p in table.values() if p.name == command)
     for label, pid in (alone or {}).items():
-        totals[label] = table.get(pid, (0, "", 0.0))[2]
+        totals[label] = table[pid].cpu if pid in table else 0.0
     return totals
+
+
+def rss_mb(roots: dict[str, int]) -> dict[str, float]:
+    """Resident memory of each named process tree (name -> pid of its root), in MB: the
+    sum over the processes, so pages that forked children share are counted in each."""
+    table = _processes()
+    return {
+        label: round(sum(p.rss for p in _tree(root, table)) / 2**20, 1)
+        for label, root in roots.items()
+    }
 
 
 class Service:
@@ -262,3 +292,159 @@ def stack_env(*, database_url: str, broker_url: str | None, media_root: Path, **
         env["CELERY_BROKER_URL"] = broker_url
     env.update(extra)
     return env
+
+
+def bench_parser(doc: str, *, timeout: float) -> argparse.ArgumentParser:
+    """The options of every benchmark that starts the stack; the first line of ``doc``
+    describes it."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
+    parser.add_argument("--web-workers", type=int, default=4)
+    parser.add_argument(
+        "--timeout", type=float, default=timeout, help="seconds to wait for scans to be read"
+    )
+    parser.add_argument(
+        "--image",
+        type=Path,
+        default=SAMPLE_DIR / "Stone",
+        help="a JPEG/PNG file or a folder of them (default: the sample's Stone slices)",
+    )
+    return parser
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile: the value below which ``fraction`` of them lie."""
+    ordered = sorted(values)
+    return ordered[min(int(fraction * len(ordered)), len(ordered) - 1)]
+
+
+def load_images(path: Path) -> list[bytes]:
+    """The bytes of a JPEG/PNG file, or of the first 200 files of a folder."""
+    files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+    return [p.read_bytes() for p in files[:200]]
+
+
+def prepare_database(env: dict, *, username: str, password: str) -> None:
+    """Migrate, record the model versions and create (or reset) a clinician to log in as."""
+    manage = [str(BIN / "python"), "manage.py"]
+    code = (
+        "from django.contrib.auth.models import User\n"
+        "from scans.roles import CLINICIAN, role_group\n"
+        f"u, _ = User.objects.get_or_create(username={username!r})\n"
+        f"u.set_password({password!r}); u.save(); u.groups.add(role_group(CLINICIAN))"
+    )
+    for command in (["migrate", "--noinput"], ["sync_model_versions"], ["shell", "-c", code]):
+        subprocess.run(manage + command, cwd=ROOT, env=env, check=True, capture_output=True)
+
+
+@dataclass
+class Bench:
+    """A running bench stack: private redis-server, gunicorn, one Celery worker."""
+
+    web: Service
+    worker: Service
+    redis: RedisServer
+    database_url: str
+
+    def pids(self) -> dict[str, int]:
+        return {name: getattr(self, name).process.pid for name in ("web", "worker", "redis")}
+
+
+@contextmanager
+def bench_stack(
+    name: str,
+    *,
+    database_url: str | None,
+    web_workers: int,
+    username: str,
+    password: str,
+    **extra: str,
+) -> Iterator[Bench]:
+    """Start the stack for the benchmark ``name``, with logs in a new temporary folder.
+
+    The database (default: a new SQLite file there) is prepared for ``username``, and
+    this process is set up with Django on it too, to read what the stack wrote."""
+    import django
+
+    work = Path(tempfile.mkdtemp(prefix=f"kidneyweb-{name}-"))
+    database_url = database_url or f"sqlite:///{work / 'db.sqlite3'}"
+    services = [RedisServer(work).start()]
+    try:
+        env = stack_env(
+            database_url=database_url,
+            broker_url=services[0].url,
+            media_root=work / "media",
+            **extra,
+        )
+        prepare_database(env, username=username, password=password)
+        os.environ.update(env)
+        os.environ["DJANGO_SETTINGS_MODULE"] = "kidneyweb.settings"
+        django.setup()
+        services.append(web(env, work, workers=web_workers).start())
+        services.append(worker(env, work).start())
+        for service in services[1:]:
+            wait_until_ready(service)
+        yield Bench(services[1], services[2], services[0], database_url)
+    finally:
+        for service in reversed(services):
+            service.stop()
+
+
+@dataclass
+class Upload:
+    scan_id: int
+    sent_at: float  # wall clock (time.time()) when the POST was sent
+    seconds: float  # until its answer
+
+
+@dataclass
+class Burst:
+    uploads: list[Upload]  # the accepted ones
+    errors: list[str]  # one line per refused or failed request
+    started: float  # time.perf_counter() at the first POST
+    seconds: float  # from the first POST until the last answer
+
+
+def upload_burst(browsers: Sequence[Browser], images: list[bytes], count: int, *, prefix: str):
+    """Upload ``count`` one-file scans, one thread per browser sending one after another."""
+    uploads: list[Upload] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    counter = iter(range(count))
+
+    def client(browser: Browser) -> None:
+        for i in counter:
+            sent_at, began = time.time(), time.perf_counter()
+            try:
+                response = browser.upload((f"{prefix}-{i}.jpg", images[i % len(images)]))
+                scan_id = scan_id_from(response)
+            except Exception as exc:  # a refused or failed request is what this counts
+                with lock:
+                    errors.append(f"{type(exc).__name__}: {exc}"[:300])
+                continue
+            with lock:
+                uploads.append(Upload(scan_id, sent_at, time.perf_counter() - began))
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(b,)) for b in browsers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return Burst(uploads, errors, started, time.perf_counter() - started)
+
+
+def wait_scans_done(scan_ids: Sequence[int], *, timeout: float, interval: float = 0.05) -> int:
+    """Wait until every scan is done or the timeout passes; return how many are done.
+
+    Read from the database (as the status endpoint does), not by polling every scan's
+    URL, which would load the web server being measured."""
+    from scans.models import Scan
+
+    done = Scan.objects.filter(pk__in=scan_ids, status=Scan.Status.DONE)
+    deadline = time.monotonic() + timeout
+    while True:
+        finished = done.count()
+        if finished >= len(scan_ids) or time.monotonic() > deadline:
+            return finished
+        time.sleep(interval)
