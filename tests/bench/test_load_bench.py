@@ -9,20 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.db import connection
+from integration.conftest import database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def database_url() -> str:
-    """The test database, for the processes the bench starts."""
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
 def test_load_benchmark_reads_every_upload_and_reports_sane_figures(sample_dir):
