@@ -190,6 +190,79 @@ class RedisServer(Service):
             return False
 
 
+class PostgresServer(Service):
+    """A private PostgreSQL server on its own port, in a new cluster of its own, which
+    a test may stop and start; ``remove()`` stops it and deletes the cluster.
+
+    PostgreSQL refuses to run as root: as root, initdb and the server run as the
+    ``postgres`` user, in a new folder under the temporary folder (pytest's folders
+    are private to root).
+    """
+
+    def __init__(self, log_dir: Path, port: int | None = None):
+        self.port = port or free_port()
+        self.bin_dir = _postgres_bin_dir()
+        # setpriv executes the program in its own process: the pid is the server's.
+        as_user = []
+        if os.geteuid() == 0:
+            as_user = ["setpriv", "--reuid", "postgres", "--regid", "postgres", "--clear-groups"]
+        self.folder = Path(tempfile.mkdtemp(prefix="kidneyweb-postgres-"))
+        data = self.folder / "data"
+        initdb = [*as_user, str(self.bin_dir / "initdb"), "-D", str(data), "-U", "postgres"]
+        initdb += ["-A", "trust", "-E", "UTF8", "--locale", "C", "--no-sync"]
+        try:
+            if as_user:
+                shutil.chown(self.folder, "postgres")
+            subprocess.run(initdb, check=True, capture_output=True, cwd=self.folder)
+        except (OSError, LookupError, subprocess.CalledProcessError):
+            shutil.rmtree(self.folder, ignore_errors=True)
+            raise
+        argv = [*as_user, str(self.bin_dir / "postgres"), "-D", str(data), "-p", str(self.port)]
+        argv += ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="]
+        argv += ["-c", "fsync=off"]  # a throw-away cluster: no need to survive a power cut
+        super().__init__(f"postgres-{self.port}", argv, dict(os.environ), log_dir)
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> PostgresServer:
+        super().start()
+        wait_for(self._answers, timeout=30, what="postgres", interval=0.1)
+        return self
+
+    def stop(self) -> None:
+        """Fast shutdown: sessions are ended at once (SIGTERM waits for clients to leave,
+        and web processes keep their connections)."""
+        if not self.running:
+            return
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _answers(self) -> bool:
+        _fail_if_dead(self)
+        ready = [str(self.bin_dir / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port)]
+        return subprocess.run(ready, check=False).returncode == 0
+
+
+def _postgres_bin_dir() -> Path:
+    """The newest installed PostgreSQL's programs (Debian keeps them off the PATH)."""
+    installed = [p for p in Path("/usr/lib/postgresql").glob("*/bin") if p.parent.name.isdigit()]
+    if installed:
+        return max(installed, key=lambda p: int(p.parent.name))
+    on_path = shutil.which("postgres")
+    if on_path is None:
+        raise FileNotFoundError("PostgreSQL's server programs are not installed")
+    return Path(on_path).resolve().parent
+
+
 def web(env: dict, log_dir: Path, *, port: int | None = None, workers: int = 2) -> Service:
     """gunicorn serving kidneyweb.wsgi; ``service.url`` is its base URL."""
     port = port or free_port()
