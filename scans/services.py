@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import logging
@@ -16,6 +17,7 @@ from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import Q
+from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 from PIL import Image
@@ -35,16 +37,21 @@ from scans.uploads import foreign_content
 logger = logging.getLogger(__name__)
 
 THUMBNAIL_SIZE = (160, 160)
+STORAGE_FAILED = (
+    "The server could not store the file ({}); nothing was kept. "
+    "Try again later, or tell an administrator if it happens again."
+)
 SUFFIXES = {"JPEG": ".jpg", "PNG": ".png", "DICOM": ".png"}  # DICOM is kept as PNG
 
 
 class UploadRejected(Exception):
     """One uploaded file is not accepted; the message says why, for the user."""
 
-    def __init__(self, name: str, reason: str):
+    def __init__(self, name: str, reason: str, *, server_fault: bool = False):
         super().__init__(f"{name}: {reason}")
         self.name = name
         self.reason = reason
+        self.server_fault = server_fault  # the server could not keep it, not the file's fault
 
 
 @dataclass(frozen=True)
@@ -113,9 +120,9 @@ def scan_create(*, owner, checked: CheckedUpload, note: str = "") -> Scan:
         queued_at=now,
     )
     suffix = SUFFIXES[checked.image_format]
-    scan.image.save(f"scan{suffix}", ContentFile(checked.stored), save=False)
+    _save_file(scan.image, f"scan{suffix}", checked.stored)
     try:
-        scan.thumbnail.save("thumbnail.png", ContentFile(checked.thumbnail), save=False)
+        _save_file(scan.thumbnail, "thumbnail.png", checked.thumbnail)
         scan.save()
     except BaseException:
         _delete_files(scan)  # no file without its row
@@ -127,6 +134,12 @@ def scan_create(*, owner, checked: CheckedUpload, note: str = "") -> Scan:
 class UploadResult:
     scans: list[Scan]
     rejected: list[UploadRejected]
+
+    @property
+    def server_fault(self) -> bool:
+        """Nothing was kept, and at least one file only because the server failed to
+        store it: a 503 (try again later), not a 400."""
+        return not self.scans and any(r.server_fault for r in self.rejected)
 
 
 def scans_upload(
@@ -152,7 +165,14 @@ def scans_upload(
             checked.append(upload_check(upload, window=window))
         except UploadRejected as exc:
             rejected.append(exc)
-    scans = [scan_create(owner=owner, checked=item, note=note) for item in checked]
+    scans = []
+    for item in checked:
+        try:
+            scans.append(scan_create(owner=owner, checked=item, note=note))
+        except OSError as exc:  # the media store is full or not writable: nothing was kept
+            logger.error("Cannot store upload %s: %s", item.name, exc)
+            reason = STORAGE_FAILED.format(exc.strerror or "storage error")
+            rejected.append(UploadRejected(item.name, reason, server_fault=True))
     for scan in scans:
         audit_record(action=AuditEvent.Action.UPLOAD, actor=owner, request=request, obj=scan)
         scan_enqueue(scan=scan)
@@ -495,6 +515,18 @@ def _png(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, "PNG")  # no text chunks: nothing but pixels is written
     return buffer.getvalue()
+
+
+def _save_file(field: FieldFile, filename: str, data: bytes) -> None:
+    """``field.save(filename, data, save=False)``, except that a write that fails (disk
+    full, read-only) leaves no partial file: FileSystemStorage does not remove it."""
+    name = field.field.generate_filename(field.instance, filename)
+    try:
+        field.name = field.storage.save(name, ContentFile(data), max_length=field.field.max_length)
+    except OSError:
+        with contextlib.suppress(OSError):
+            field.storage.delete(name)
+        raise
 
 
 def _delete_files(scan: Scan) -> None:

@@ -101,7 +101,7 @@ def upload(request: HttpRequest) -> HttpResponse:
                 return redirect("scan_detail", scan_id=result.scans[0].pk)
             messages.success(request, f"{len(result.scans)} scans uploaded.")
             return redirect("home")
-        status = 200 if result.scans else 400
+        status = 200 if result.scans else 503 if result.server_fault else 400
         context = {
             "form": UploadForm(),
             "result": result,

@@ -86,13 +86,18 @@ class ScanListView(generics.GenericAPIView):
             202: UploadResultSerializer,
             400: UploadErrorSerializer,
             403: OpenApiResponse(description="This account may not upload."),
+            503: OpenApiResponse(
+                UploadErrorSerializer,
+                description="Nothing was kept: the server could not store the files.",
+            ),
             **ERRORS,
         },
         description=(
             "Store each accepted file as a queued scan and send it to the workers: "
             "202 with the scans (poll their `links.self`) and the files refused, each "
             "with its reason. 400 when no file was accepted (`rejected` says why for "
-            "each) or the request is not valid (`errors`): nothing is stored."
+            "each) or the request is not valid (`errors`): nothing is stored. 503 when "
+            "nothing was kept because the server could not store the files."
         ),
     )
     def post(self, request: Request) -> Response:
@@ -111,6 +116,9 @@ class ScanListView(generics.GenericAPIView):
             request=request._request,
         )
         rejected = [{"name": r.name, "reason": r.reason} for r in result.rejected]
+        if result.server_fault:
+            body = {"detail": "The server could not store the files.", "rejected": rejected}
+            return Response(body, status=status.HTTP_503_SERVICE_UNAVAILABLE)
         if not result.scans:
             body = {"detail": "No file was accepted.", "rejected": rejected}
             return Response(body, status=status.HTTP_400_BAD_REQUEST)
