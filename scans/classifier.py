@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from pathlib import Path
@@ -10,6 +11,8 @@ from django.conf import settings
 
 from mlcore import versions
 from mlcore.inference import Classifier, load_classifier
+
+logger = logging.getLogger(__name__)
 
 
 class ModelUnavailableError(Exception):
@@ -29,8 +32,9 @@ def classifier_get() -> Classifier:
     models_dir = Path(settings.MODELS_DIR)
     version = versions.active_version(models_dir)
     if version is None:
+        logger.error("No model version is active (no %s).", models_dir / versions.ACTIVE_FILE)
         raise ModelUnavailableError(
-            f"No model version is active: train one and name it in {models_dir / 'ACTIVE'}."
+            "No model version is active: an administrator must activate one."
         )
     key = (models_dir, version)
     with _lock:
@@ -40,8 +44,11 @@ def classifier_get() -> Classifier:
                     version, models_dir=models_dir, runtime=settings.INFERENCE_RUNTIME
                 )
             except (versions.VersionError, OSError, ValueError) as exc:
+                # The details (server paths) go to the log; users see what to do.
+                logger.error("Model version %s cannot be loaded: %s", version, exc)
                 raise ModelUnavailableError(
-                    f"Model version {version} cannot be loaded: {exc}"
+                    f"Model version {version} cannot be loaded (its files are missing or "
+                    "damaged): an administrator must restore it or activate another."
                 ) from exc
             _loaded.clear()  # one model in memory: the previous version is no longer served
             _loaded[key] = classifier
@@ -68,8 +75,9 @@ def explainer_get(version: str):
             try:
                 explainer = GradCam(versions.resolve(version, root=models_dir))
             except (versions.VersionError, OSError, ValueError) as exc:
+                logger.error("Model version %s cannot explain its readings: %s", version, exc)
                 raise ModelUnavailableError(
-                    f"Model version {version} cannot explain its readings: {exc}"
+                    f"Model version {version} cannot explain its readings (files missing)."
                 ) from exc
             _explainers.clear()
             _explainers[key] = explainer

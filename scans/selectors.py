@@ -68,6 +68,12 @@ def _broker_health() -> dict:
 def _model_health(*, models_dir: Path, runtime: str) -> dict:
     metadata = active_model_version(models_dir=models_dir)
     if metadata is None:
+        if active := versions.active_version(models_dir):
+            return {
+                "ok": False,
+                "detail": f"The active version {active} has no files (or no metadata.json).",
+                "version": active,
+            }
         return {"ok": False, "detail": "No model version is active.", "version": None}
     version_dir = versions.resolve(metadata["version"], root=models_dir)
     model_file = LITERT_FILE if runtime == "litert" else KERAS_FILE
