@@ -519,7 +519,8 @@ def _png(image: Image.Image) -> bytes:
 
 def _save_file(field: FieldFile, filename: str, data: bytes) -> None:
     """``field.save(filename, data, save=False)``, except that a write that fails (disk
-    full, read-only) leaves no partial file: FileSystemStorage does not remove it."""
+    full, read-only) leaves no partial file: FileSystemStorage does not remove it.
+    The name is a fresh random path (``upload_to``), so it is the failed write's own."""
     name = field.field.generate_filename(field.instance, filename)
     try:
         field.name = field.storage.save(name, ContentFile(data), max_length=field.field.max_length)
