@@ -66,24 +66,26 @@ def _broker_health() -> dict:
 
 
 def _model_health(*, models_dir: Path, runtime: str) -> dict:
-    metadata = active_model_version(models_dir=models_dir)
-    if metadata is None:
-        if active := versions.active_version(models_dir):
-            return {
-                "ok": False,
-                "detail": f"The active version {active} has no files (or no metadata.json).",
-                "version": active,
-            }
+    active = versions.active_version(models_dir)
+    if active is None:
         return {"ok": False, "detail": "No model version is active.", "version": None}
-    version_dir = versions.resolve(metadata["version"], root=models_dir)
+    try:
+        version_dir = versions.resolve(active, root=models_dir)
+        versions.read_metadata(version_dir)
+    except versions.VersionError:
+        return {
+            "ok": False,
+            "detail": f"The active version {active} has no files (or no metadata.json).",
+            "version": active,
+        }
     model_file = LITERT_FILE if runtime == "litert" else KERAS_FILE
     if not (version_dir / model_file).is_file():
         return {
             "ok": False,
             "detail": f"The active version has no {model_file}.",
-            "version": metadata["version"],
+            "version": active,
         }
-    return {"ok": True, "version": metadata["version"]}
+    return {"ok": True, "version": active}
 
 
 def scans_visible_to(*, user) -> QuerySet[Scan]:
