@@ -5,7 +5,4 @@ from django.http import HttpRequest
 
 
 def site(request: HttpRequest) -> dict:
-    return {
-        "allow_signup": settings.ALLOW_SIGNUP,
-        "login_cooloff_minutes": int(settings.AXES_COOLOFF_TIME.total_seconds() // 60),
-    }
+    return {"allow_signup": settings.ALLOW_SIGNUP}

@@ -11,3 +11,9 @@ def percent(value: float | None, digits: int = 1) -> str:
     if value is None or value == "":
         return ""
     return f"{float(value) * 100:.{int(digits)}f}%"
+
+
+@register.filter
+def minutes(value) -> int:
+    """A timedelta in whole minutes: timedelta(minutes=15) -> 15."""
+    return int(value.total_seconds() // 60)
