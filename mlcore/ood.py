@@ -40,15 +40,20 @@ MAX_COLOUR = 0.02
 def image_features(images: np.ndarray) -> np.ndarray:
     """(N, H, W, 3) model inputs in [0, 1] -> (N, len(FEATURES)) statistics."""
     images = np.asarray(images, dtype=np.float32)
-    grey = images.mean(axis=3)
-    n, height, width = grey.shape
-    flat = grey.reshape(n, -1)
+    n, height, width = images.shape[:3]
     red, green, blue = images[..., 0], images[..., 1], images[..., 2]
-    colour = (
-        np.abs(red - green).mean(axis=(1, 2))
-        + np.abs(green - blue).mean(axis=(1, 2))
-        + np.abs(red - blue).mean(axis=(1, 2))
-    ) / 3
+    if np.array_equal(red, green) and np.array_equal(green, blue):
+        # A grey image (every CT slice): its channels are one picture. Averaging three
+        # interleaved channels cost more than all the statistics together (measured).
+        grey = np.ascontiguousarray(red)
+        colour = np.zeros(n)
+    else:
+        grey = (red + green + blue) / 3
+        # Mean of |r - g|, |g - b| and |r - b|: for three values their sum is 2 (max - min).
+        spread = np.maximum(np.maximum(red, green), blue) - np.minimum(np.minimum(red, green), blue)
+        colour = spread.mean(axis=(1, 2)) * 2 / 3
+    flat = grey.reshape(n, -1)
+    pixels = flat.shape[1]
     edge = max(height // 16, 1)
     inner = grey[:, edge:-edge, edge:-edge]
     border = (flat.sum(axis=1) - inner.sum(axis=(1, 2))) / (height * width - inner[0].size)
@@ -57,21 +62,27 @@ def image_features(images: np.ndarray) -> np.ndarray:
         np.diff(grey, axis=2)
     ).mean(axis=(1, 2))
     # 16-bin histogram over [0, 1] (the top edge belongs to the last bin, as np.histogram).
-    bins = np.minimum((flat * 16).astype(np.int64), 15) + 16 * np.arange(n)[:, None]
-    histograms = np.bincount(bins.ravel(), minlength=16 * n).reshape(n, 16) / flat.shape[1]
+    bins = np.minimum(flat * 16, 15).astype(np.intp)
+    if n > 1:
+        bins += 16 * np.arange(n)[:, None]
+    histograms = np.bincount(bins.ravel(), minlength=16 * n).reshape(n, 16) / pixels
+
+    def share(mask: np.ndarray) -> np.ndarray:
+        return np.count_nonzero(mask, axis=1) / pixels
+
     entropy = -(histograms * np.log2(np.clip(histograms, 1e-12, 1))).sum(axis=1)
     return np.stack(
         [
             colour,
-            (flat < 0.08).mean(axis=1),
-            (flat > 0.9).mean(axis=1),
+            share(flat < 0.08),
+            share(flat > 0.9),
             flat.mean(axis=1),
             flat.std(axis=1),
             border,
             centre.mean(axis=(1, 2)),
             gradients,
             entropy,
-            ((flat > 0.2) & (flat < 0.7)).mean(axis=1),
+            share((flat > 0.2) & (flat < 0.7)),
         ],
         axis=1,
     ).astype(np.float64)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from factories import encode, synthetic_slice
@@ -69,3 +71,43 @@ def test_classifier_marks_a_photo_as_refused_and_a_ct_slice_not(sample_dir):
 def test_each_kind_of_non_ct_image_is_refused_by_the_shipped_model(name):
     data = dict(non_ct_images())[name]
     assert load_classifier().classify(data).out_of_distribution
+
+
+def _reference_features(images: np.ndarray) -> np.ndarray:
+    """The statistics written out plainly, one image at a time (slow, obviously right)."""
+    rows = []
+    for image in images.astype(np.float64):
+        grey = image.mean(axis=2)
+        height, width = grey.shape
+        edge = max(height // 16, 1)
+        inner = grey[edge:-edge, edge:-edge]
+        histogram = np.histogram(grey, bins=16, range=(0, 1))[0] / grey.size
+        nonzero = histogram[histogram > 0]
+        channels = [image[..., c] for c in range(3)]
+        rows.append(
+            [
+                np.mean([np.abs(a - b).mean() for a, b in itertools.combinations(channels, 2)]),
+                (grey < 0.08).mean(),
+                (grey > 0.9).mean(),
+                grey.mean(),
+                grey.std(),
+                (grey.sum() - inner.sum()) / (grey.size - inner.size),
+                grey[height // 4 : 3 * height // 4, width // 4 : 3 * width // 4].mean(),
+                np.abs(np.diff(grey, axis=0)).mean() + np.abs(np.diff(grey, axis=1)).mean(),
+                -(nonzero * np.log2(nonzero)).sum(),
+                ((grey > 0.2) & (grey < 0.7)).mean(),
+            ]
+        )
+    return np.asarray(rows)
+
+
+def test_features_match_their_plain_definition_for_grey_and_colour_images():
+    rng = np.random.default_rng(5)
+    drawings = [d for _, d in colour_drawings(rng, 3)]
+    grey = slices(range(5))
+    colour = np.stack([load_image(d, 64) for d in drawings])
+    mixed = np.concatenate([grey, colour])  # a batch with both takes the general path
+
+    for images in (grey, colour, mixed, grey[:1], colour[:1]):
+        assert np.allclose(image_features(images), _reference_features(images), atol=1e-5)
+    assert (image_features(colour)[:, FEATURES.index("colour")] > 0.02).all()
