@@ -19,7 +19,7 @@ from mlcore.evaluation import classification_report
 from mlcore.inference import average_with_mirror
 from mlcore.model import make_model
 from mlcore.ood import OutlierDetector
-from mlcore.preprocessing import RESIZE_FILTER
+from mlcore.preprocessing import RESIZE_FILTER, load_image
 
 AUTOTUNE = tf.data.AUTOTUNE
 MIN_IMAGES_PER_CLASS = 2
@@ -58,6 +58,14 @@ class TrainConfig:
     flip_averaging: bool = True
     # XLA compiles the training step for tens of seconds before the first batch.
     jit_compile: bool = False
+    # Distillation: a version (id or folder) trained on the same training split whose
+    # probabilities, as it serves them, are mixed into the targets with this weight.
+    teacher: str | None = None
+    teacher_weight: float = 0.5
+    # Keep the average of the weights of the last N epochs (stochastic weight
+    # averaging, no early stopping) instead of the epoch that validated best: nothing
+    # is chosen on the held-out split. 0 keeps the best epoch.
+    average_last: int = 0
 
 
 @dataclass
@@ -72,6 +80,8 @@ def train(config: TrainConfig, log: Log = print) -> TrainResult:
     With ``config.ensemble`` > 1, that many members are trained with seeds
     seed, seed+1, ... and the version averages their probabilities.
     """
+    if config.average_last < 0:
+        raise ValueError("--average-last takes 0 (keep the best epoch) or a number of epochs")
     root = data.find_dataset_root(config.data_dir, config.class_names)
     items = data.list_images(root, config.class_names)
     counts = data.class_counts(items, config.class_names)
@@ -82,6 +92,7 @@ def train(config: TrainConfig, log: Log = print) -> TrainResult:
         )
     split = data.split_by_number(items, config.val_fraction, num_classes=len(config.class_names))
     log(f"Data: {root} ({len(split.train)} train, {len(split.validation)} validation images)")
+    fingerprint = data.fingerprint(items)
 
     train_set = data.decode_images(split.train, config.image_size)
     val_set = data.decode_images(split.validation, config.image_size)
@@ -90,13 +101,16 @@ def train(config: TrainConfig, log: Log = print) -> TrainResult:
         log(f"Skipped {path}: {reason}")
     if skipped:
         log(f"Skipped {len(skipped)} unreadable image(s).")
+    targets = None
+    if config.teacher:
+        targets = distillation_targets(config, train_set, fingerprint, log)
 
     started = time.monotonic()
     members, member_records = [], []
     for seed in range(config.seed, config.seed + config.ensemble):
         if config.ensemble > 1:
             log(f"Ensemble member {len(members) + 1}/{config.ensemble} (seed {seed})")
-        model, history = fit_member(config, seed, train_set, val_set, log)
+        model, history = fit_member(config, seed, train_set, val_set, log, targets=targets)
         members.append(model)
         member_records.append(_member_record(seed, history, model, val_set, config))
     model = members[0] if len(members) == 1 else make_ensemble(members)
@@ -129,7 +143,7 @@ def train(config: TrainConfig, log: Log = print) -> TrainResult:
         },
         "dataset": {
             "root": str(root),
-            "fingerprint": data.fingerprint(items),
+            "fingerprint": fingerprint,
             "counts": counts,
             "train_counts": data.class_counts(split.train, config.class_names),
             "validation_counts": data.class_counts(split.validation, config.class_names),
@@ -150,8 +164,15 @@ def fit_member(
     train_set: data.DecodedImages,
     val_set: data.DecodedImages,
     log: Log,
+    *,
+    targets: np.ndarray | None = None,
 ) -> tuple[keras.Model, dict]:
-    """Train one network; returns the best checkpoint by validation accuracy and the history."""
+    """Train one network; returns it and its history.
+
+    The network kept is the best checkpoint by validation accuracy, or, with
+    ``config.average_last``, the average of the last epochs' weights.
+    ``targets`` (N, classes) replace the one-hot labels when given (distillation).
+    """
     keras.utils.set_random_seed(seed)
     # Same seed, same model: without this, thread scheduling changes the weights.
     tf.config.experimental.enable_op_determinism()
@@ -175,15 +196,27 @@ def fit_member(
     )
     with tempfile.TemporaryDirectory() as scratch:
         checkpoint = Path(scratch) / "best.keras"
+        callbacks = _callbacks(config, seed, train_set, val_set, checkpoint, log)
         history = model.fit(
-            make_dataset(train_set, config, seed=seed, training=True),
+            make_dataset(train_set, config, seed=seed, training=True, targets=targets),
             epochs=config.epochs,
             class_weight=data.class_weights(train_set.labels, len(config.class_names)),
-            callbacks=_callbacks(config, seed, train_set, val_set, checkpoint, log),
+            callbacks=callbacks,
             shuffle=False,  # the pipeline shuffles, reproducibly, with the seed
             verbose=0,
         )
-        if checkpoint.exists():
+        averaging = [c for c in callbacks if isinstance(c, WeightAverage)]
+        if averaging:
+            averaging[0].apply()
+            statistics = callbacks[0]
+            statistics.recompute_statistics()
+            if len(val_set.labels):
+                scores = statistics.validate()
+                log(
+                    f"Average of epochs {averaging[0].first_epoch}-{len(history.history['loss'])}"
+                    f": val_accuracy {scores['val_accuracy']:.4f}"
+                )
+        elif checkpoint.exists():
             # Without compile: the optimizer state would otherwise be saved with the version.
             model = keras.saving.load_model(checkpoint, compile=False)
     return model, history.history
@@ -201,10 +234,18 @@ def make_ensemble(members: list[keras.Model]) -> keras.Model:
 
 
 def make_dataset(
-    decoded: data.DecodedImages, config: TrainConfig, *, seed: int = 0, training: bool = False
+    decoded: data.DecodedImages,
+    config: TrainConfig,
+    *,
+    seed: int = 0,
+    training: bool = False,
+    targets: np.ndarray | None = None,
 ):
-    """A batched tf.data pipeline with one-hot labels; augmented when training."""
+    """A batched tf.data pipeline with one-hot labels (or the given targets); augmented
+    when training."""
     labels = keras.utils.to_categorical(decoded.labels, len(config.class_names))
+    if targets is not None:
+        labels = np.asarray(targets, dtype=np.float32)
     dataset = tf.data.Dataset.from_tensor_slices((decoded.images, labels))
     if training:
         augment = make_augmenter(seed, config)
@@ -246,6 +287,49 @@ def make_augmenter(seed: int, config: TrainConfig | None = None) -> keras.Sequen
     return keras.Sequential(layers, name="augment")
 
 
+def distillation_targets(
+    config: TrainConfig, train_set: data.DecodedImages, fingerprint: str, log: Log
+) -> np.ndarray:
+    """Training targets mixing the labels with a teacher version's probabilities.
+
+    The teacher reads each training slice as it serves (its input size, flip
+    averaging, no temperature). It must have been trained on this very training
+    split: a teacher that saw the held-out slices would leak them into the targets.
+    """
+    from mlcore.inference import load_classifier
+
+    if not 0 < config.teacher_weight <= 1:
+        raise ValueError("the teacher weight must be above 0 and at most 1")
+    try:
+        teacher = load_classifier(config.teacher, models_dir=config.models_dir, runtime="keras")
+    except FileNotFoundError as exc:
+        raise versions.VersionError(f"Teacher {config.teacher}: {exc}") from exc
+    trained_on = teacher.metadata.get("dataset", {}).get("fingerprint")
+    teacher_split = teacher.metadata.get("training", {}).get("val_fraction")
+    if trained_on != fingerprint or teacher_split != config.val_fraction:
+        raise data.DatasetError(
+            f"Teacher {teacher.version} was not trained on this data with this split "
+            f"(--val-fraction {teacher_split}): its probabilities could carry the "
+            "held-out images into training."
+        )
+    if tuple(teacher.class_names) != tuple(config.class_names):
+        raise data.DatasetError(f"Teacher {teacher.version} has other classes.")
+    if teacher.image_size == config.image_size:
+        images = train_set.images
+    else:
+        images = np.stack([load_image(path, teacher.image_size) for path in train_set.paths])
+    probabilities = np.concatenate(
+        [
+            teacher.predict_arrays(images[start : start + 64], calibrated=False)
+            for start in range(0, len(images), 64)
+        ]
+    )
+    agreement = float(np.mean(np.argmax(probabilities, 1) == train_set.labels))
+    log(f"Teacher {teacher.version}: agrees with {agreement:.1%} of the training labels")
+    labels = keras.utils.to_categorical(train_set.labels, len(config.class_names))
+    return (1 - config.teacher_weight) * labels + config.teacher_weight * probabilities
+
+
 def predict_decoded(model: keras.Model, decoded: data.DecodedImages, config: TrainConfig):
     """Uncalibrated probabilities as the version will serve: with flip averaging when
     configured."""
@@ -273,6 +357,7 @@ def _member_record(
         "seed": seed,
         "epochs_run": len(history["loss"]),
         "best_epoch": _best_epoch(history, has_validation),
+        "kept": _kept(config, history, has_validation),
         "validation": report,
         "history": {k: [round(float(v), 5) for v in vs] for k, vs in history.items()},
     }
@@ -303,7 +388,9 @@ def _callbacks(
         PreciseBatchNormValidation(train_set, val_set, config, seed),
         ProgressLog(config.epochs, log),
     ]
-    if len(val_set.labels):
+    if config.average_last:
+        callbacks.append(WeightAverage(max(config.epochs - config.average_last + 1, 1)))
+    elif len(val_set.labels):
         callbacks += [
             keras.callbacks.ModelCheckpoint(
                 checkpoint, monitor="val_accuracy", save_best_only=True, mode="max"
@@ -313,6 +400,45 @@ def _callbacks(
             ),
         ]
     return callbacks
+
+
+class WeightAverage(keras.callbacks.Callback):
+    """Sum the weights from epoch ``first_epoch`` (1-based) on; ``apply`` sets the mean.
+
+    Stochastic weight averaging (Izmailov et al., 2018) without a schedule of its
+    own: the late epochs of the cosine decay are averaged. Batch-normalisation
+    statistics must be recomputed afterwards (the caller does).
+    """
+
+    def __init__(self, first_epoch: int):
+        super().__init__()
+        self.first_epoch = first_epoch
+        self.total: list[np.ndarray] | None = None
+        self.count = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 < self.first_epoch:
+            return
+        weights = self.model.get_weights()
+        if self.total is None:
+            self.total = [w.astype(np.float64) for w in weights]
+        else:
+            self.total = [t + w for t, w in zip(self.total, weights, strict=True)]
+        self.count += 1
+
+    def apply(self) -> None:
+        if self.count:
+            self.model.set_weights([(t / self.count).astype(np.float32) for t in self.total])
+
+
+def _kept(config: TrainConfig, history: dict, has_validation: bool) -> str:
+    """Which weights the member is made of."""
+    epochs = len(history["loss"])
+    if config.average_last:
+        return f"average of epochs {max(epochs - config.average_last + 1, 1)}-{epochs}"
+    if has_validation:
+        return "best epoch by validation accuracy"
+    return "last epoch"
 
 
 def _best_epoch(history: dict, has_validation: bool) -> int:

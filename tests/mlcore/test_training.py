@@ -9,7 +9,14 @@ import pytest
 
 from mlcore import data, versions
 from mlcore.inference import load_classifier
-from mlcore.training import PreciseBatchNormValidation, TrainConfig, make_augmenter, train
+from mlcore.training import (
+    PreciseBatchNormValidation,
+    TrainConfig,
+    WeightAverage,
+    distillation_targets,
+    make_augmenter,
+    train,
+)
 
 
 def test_one_epoch_writes_a_complete_loadable_version(tiny_version):
@@ -199,3 +206,87 @@ def test_new_versions_carry_their_calibration_and_uncertain_threshold(tiny_versi
     assert calibration["temperature"] > 0
     assert {"ece_before", "ece_after", "bins", "n_images"} <= calibration.keys()
     assert 0.25 <= metadata["inference"]["uncertain_below"] <= 0.99
+
+
+def test_distillation_mixes_the_teachers_served_probabilities_into_the_targets(tiny_training):
+    result, _ = tiny_training
+    teacher = load_classifier(result.version_dir, runtime="keras")
+    root = Path(result.metadata["dataset"]["root"])
+    items = data.list_images(root)
+    split = data.split_by_number(items, 0.34)
+    train_set = data.decode_images(split.train, 48)  # the student reads smaller images
+    config = TrainConfig(
+        root, result.version_dir.parent, image_size=48, val_fraction=0.34,
+        teacher=str(result.version_dir), teacher_weight=0.25,
+    )  # fmt: skip
+    lines: list[str] = []
+
+    targets = distillation_targets(config, train_set, data.fingerprint(items), lines.append)
+
+    own_size = data.decode_images(split.train, 32).images
+    expected = 0.75 * keras.utils.to_categorical(train_set.labels, 4) + 0.25 * (
+        teacher.predict_arrays(own_size, calibrated=False)
+    )
+    assert np.allclose(targets, expected, atol=1e-6)
+    assert np.allclose(targets.sum(axis=1), 1.0, atol=1e-5)
+    assert lines[0].startswith(f"Teacher {teacher.version}: agrees with")
+
+
+def test_a_student_trains_from_its_teacher_and_records_it(tiny_training, tmp_path):
+    result, _ = tiny_training
+    config = TrainConfig(
+        Path(result.metadata["dataset"]["root"]), tmp_path, epochs=1, batch_size=8,
+        image_size=48, val_fraction=0.34, teacher=str(result.version_dir),
+    )  # fmt: skip
+
+    student = train(config, log=lambda line: None)
+
+    assert student.metadata["training"]["teacher"] == str(result.version_dir)
+    assert student.metadata["input_size"] == [48, 48, 3]
+
+
+@pytest.mark.parametrize("change", ["split", "data"])
+def test_a_teacher_that_saw_other_images_is_refused(change, tiny_training, dataset_dir, tmp_path):
+    result, _ = tiny_training
+    root, fraction = Path(result.metadata["dataset"]["root"]), 0.34
+    if change == "split":
+        fraction = 0.2  # the teacher trained on some of these held-out images
+    else:
+        root = dataset_dir  # same layout, other bytes
+    config = TrainConfig(
+        root, tmp_path, epochs=1, image_size=48, val_fraction=fraction,
+        teacher=str(result.version_dir),
+    )  # fmt: skip
+
+    with pytest.raises(data.DatasetError, match="was not trained on this data with this split"):
+        train(config, log=lambda line: None)
+    assert versions.list_versions(tmp_path) == []
+
+
+def test_weight_average_keeps_the_mean_of_the_last_epochs():
+    inputs = keras.Input((2,))
+    model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
+    average = WeightAverage(first_epoch=2)
+    average.set_model(model)
+    for epoch, value in enumerate([1.0, 2.0, 6.0]):
+        model.set_weights([np.full_like(w, value) for w in model.get_weights()])
+        average.on_epoch_end(epoch)
+
+    average.apply()
+
+    assert all(np.allclose(w, 4.0) for w in model.get_weights())  # epochs 2 and 3
+
+
+def test_averaging_the_last_epochs_replaces_choosing_the_best_one(dataset_dir, tmp_path):
+    config = TrainConfig(
+        dataset_dir, tmp_path, epochs=2, batch_size=8, image_size=32, val_fraction=0.34,
+        average_last=2,
+    )  # fmt: skip
+    lines: list[str] = []
+
+    result = train(config, log=lines.append)
+
+    member = result.metadata["training"]["members"][0]
+    assert member["kept"] == "average of epochs 1-2"
+    assert member["epochs_run"] == 2
+    assert any(line.startswith("Average of epochs 1-2: val_accuracy") for line in lines)

@@ -7,7 +7,8 @@ from django.core.management import call_command
 from django.urls import reverse
 from factories import NEW, OLD, SHIPPED
 
-from mlcore import versions
+from mlcore import data, versions
+from mlcore.inference import load_classifier
 from scans import services
 from scans.classifier import ModelUnavailableError, classifier_get
 from scans.models import ModelVersion, Prediction, Scan
@@ -196,3 +197,26 @@ def test_calibrate_model_writes_a_calibrated_version_with_the_same_weights(
         two_versions / NEW / "model.tflite"
     ).read_bytes()
     assert f"Version {derived[0]} (weights of {NEW})" in out.getvalue()
+
+
+def test_calibrate_model_can_turn_flip_averaging_off_and_measures_the_version_again(
+    two_versions, sample_dir
+):
+    out = io.StringIO()
+    call_command(
+        "calibrate_model", "--data-dir", str(sample_dir), "--model", NEW,
+        "--flip-averaging", "off", stdout=out,
+    )  # fmt: skip
+
+    derived = next(v for v in versions.list_versions(two_versions) if v not in (OLD, NEW))
+    metadata = versions.read_metadata(two_versions / derived)
+    assert metadata["inference"]["flip_averaging"] is False
+    classifier = load_classifier(two_versions / derived)
+    assert classifier.flip_averaging is False
+    root = data.find_dataset_root(sample_dir)
+    held_out = data.split_by_number(data.list_images(root), 0.2).validation
+    predictions = classifier.classify_batch([item.path for item in held_out])
+    labels = [data.CLASS_NAMES[item.label] for item in held_out]
+    correct = sum(p.label == label for p, label in zip(predictions, labels, strict=True))
+    assert metadata["metrics"]["validation"]["accuracy"] == pytest.approx(correct / 320)
+    assert "(flip averaging off); recall: Cyst" in out.getvalue()

@@ -41,6 +41,10 @@ def test_train_model_writes_an_active_version_and_prints_a_summary(dataset_dir, 
         (["--data-dir", "{data}", "--val-fraction", "1.5"], "validation fraction"),
         (["--data-dir", "{data}", "--weights", "/no/weights.h5"], "does not exist"),
         (["--data-dir", "{data}", "--fine-tune-layers", "some"], "'all' or a number"),
+        (["--data-dir", "{data}", "--average-last", "-1"], "--average-last takes 0"),
+        (["--data-dir", "{data}", "--teacher", "no-such-version"], "No model version no-such"),
+        (["--data-dir", "{data}", "--teacher", "{empty}"], "No model version"),
+        (["--data-dir", "{data}", "--teacher", "x", "--teacher-weight", "0"], "teacher weight"),
     ],
 )
 def test_bad_arguments_give_one_clear_error(arguments, message, dataset_dir, tmp_path):

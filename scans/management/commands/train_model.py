@@ -47,6 +47,25 @@ class Command(BaseCommand):
             help="train N networks (seeds seed..seed+N-1) and average them",
         )
         parser.add_argument(
+            "--teacher",
+            default=None,
+            help="distil: mix this version's probabilities into the training targets "
+            "(it must have been trained on the same data and split)",
+        )
+        parser.add_argument(
+            "--teacher-weight",
+            type=float,
+            default=defaults.teacher_weight,
+            help="share of the teacher's probabilities in the targets (0-1]",
+        )
+        parser.add_argument(
+            "--average-last",
+            type=int,
+            default=defaults.average_last,
+            help="keep the average of the last N epochs' weights instead of the best "
+            "epoch by validation (0: best epoch)",
+        )
+        parser.add_argument(
             "--output", type=Path, default=None, help="models folder (default: MODELS_DIR)"
         )
         parser.add_argument(
@@ -69,6 +88,9 @@ class Command(BaseCommand):
                 val_fraction=options["val_fraction"],
                 seed=options["seed"],
                 ensemble=options["ensemble"],
+                teacher=options["teacher"],
+                teacher_weight=options["teacher_weight"],
+                average_last=options["average_last"],
             )
             result = train(config, log=self.stdout.write)
             serves_app = models_dir.resolve() == Path(settings.MODELS_DIR).resolve()
