@@ -17,6 +17,13 @@ def confusion_matrix(true: np.ndarray, predicted: np.ndarray, num_classes: int) 
     return matrix
 
 
+def recall_summary(report: dict) -> str:
+    """'Cyst 100.0%, Normal 98.8%, ...': one line for a command's summary."""
+    return ", ".join(
+        f"{name} {scores['recall']:.1%}" for name, scores in report["per_class"].items()
+    )
+
+
 def classification_report(
     true: np.ndarray, probabilities: np.ndarray, class_names: Sequence[str]
 ) -> dict:

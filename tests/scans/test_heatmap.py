@@ -9,6 +9,7 @@ from django.urls import reverse
 from factories import stored_files, upload_file
 from PIL import Image
 
+from scans.classifier import classifier_get
 from scans.models import Scan
 
 pytestmark = pytest.mark.django_db
@@ -28,7 +29,8 @@ def test_worker_stores_a_heatmap_with_the_prediction(client, read_scan):
     heatmap = read_scan.prediction.heatmap
     assert heatmap
     overlay = Image.open(heatmap.open("rb"))
-    assert overlay.mode == "RGBA" and overlay.size == (128, 128)
+    size = classifier_get().image_size  # the model input's size
+    assert overlay.mode == "RGBA" and overlay.size == (size, size)
     alpha = np.asarray(overlay)[..., 3]
     assert alpha.max() == 255  # the hottest point is opaque
 

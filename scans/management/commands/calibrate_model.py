@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from mlcore import data, versions
 from mlcore.calibration import apply_temperature, calibrate, uncertain_threshold
-from mlcore.evaluation import classification_report
+from mlcore.evaluation import classification_report, recall_summary
 from mlcore.inference import load_classifier
 from mlcore.ood import OutlierDetector
 from scans.services import model_version_activate, model_versions_sync
@@ -77,9 +77,7 @@ class Command(BaseCommand):
             f"{calibration['temperature']}, ECE {calibration['ece_before']:.3f} -> "
             f"{calibration['ece_after']:.3f} (cross-fitted), uncertain below {threshold:.2f}"
         )
-        recalls = ", ".join(
-            f"{name} {scores['recall']:.1%}" for name, scores in report["per_class"].items()
-        )
+        recalls = recall_summary(report)
         self.stdout.write(
             f"Held-out accuracy {report['accuracy']:.1%} on {report['n_images']} images "
             f"(flip averaging {'on' if classifier.flip_averaging else 'off'}); recall: {recalls}"

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from mlcore import data, versions
+from mlcore.evaluation import recall_summary
 from mlcore.model import WeightsUnavailableError
 from mlcore.training import TrainConfig, train
 from scans.services import model_version_activate, model_versions_sync
@@ -111,9 +112,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Version {metadata['version']} written to {result.version_dir}")
         report = metadata["metrics"]["validation"]
         if report:
-            recalls = ", ".join(
-                f"{name} {scores['recall']:.1%}" for name, scores in report["per_class"].items()
-            )
+            recalls = recall_summary(report)
             self.stdout.write(
                 f"Validation accuracy {report['accuracy']:.1%} on {report['n_images']} "
                 f"held-out images; recall: {recalls}"
