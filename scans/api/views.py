@@ -31,9 +31,9 @@ from scans.views import CONTENT_TYPES, get_scan_for_user, get_scan_to_delete, pr
 
 ERRORS = {
     401: OpenApiResponse(description="No or invalid credentials."),
-    404: OpenApiResponse(description="No such scan, or not yours."),
     429: OpenApiResponse(description="Too many requests: wait for Retry-After seconds."),
 }
+SCAN_ERRORS = {**ERRORS, 404: OpenApiResponse(description="No such scan, or not yours.")}
 
 
 class ScanPagination(PageNumberPagination):
@@ -70,7 +70,12 @@ class ScanListView(generics.GenericAPIView):
     @extend_schema(
         operation_id="scans_list",
         parameters=[ScanFilterSerializer],
-        responses={200: ScanSerializer(many=True), 400: OpenApiResponse(), **ERRORS},
+        responses={
+            200: ScanSerializer(many=True),
+            400: OpenApiResponse(),
+            404: OpenApiResponse(description="No such page."),
+            **ERRORS,
+        },
     )
     def get(self, request: Request) -> Response:
         filters = ScanFilterSerializer(data=request.query_params)
@@ -127,7 +132,7 @@ class ScanListView(generics.GenericAPIView):
 
 
 class ScanDetailView(APIView):
-    @extend_schema(operation_id="scans_retrieve", responses={200: ScanSerializer, **ERRORS})
+    @extend_schema(operation_id="scans_retrieve", responses={200: ScanSerializer, **SCAN_ERRORS})
     def get(self, request: Request, scan_id: int) -> Response:
         """One scan: its status and, once done, the AI reading and any review."""
         scan = get_scan_for_user(request, scan_id)
@@ -142,7 +147,7 @@ class ScanDetailView(APIView):
         responses={
             204: None,
             403: OpenApiResponse(description="Not yours: only admins delete others' scans."),
-            **ERRORS,
+            **SCAN_ERRORS,
         },
     )
     def delete(self, request: Request, scan_id: int) -> Response:
@@ -159,7 +164,7 @@ class ScanImageView(APIView):
         responses={
             (200, "image/png"): OpenApiTypes.BINARY,
             (200, "image/jpeg"): OpenApiTypes.BINARY,
-            **ERRORS,
+            **SCAN_ERRORS,
         },
     )
     def get(self, request: Request, scan_id: int) -> FileResponse:
@@ -178,7 +183,7 @@ class ScanImageView(APIView):
 class ModelVersionListView(APIView):
     @extend_schema(
         operation_id="models_list",
-        responses={200: ModelVersionSerializer(many=True), 401: ERRORS[401], 429: ERRORS[429]},
+        responses={200: ModelVersionSerializer(many=True), **ERRORS},
     )
     def get(self, request: Request) -> Response:
         """Every model version, its held-out metrics, and which one reads new scans."""

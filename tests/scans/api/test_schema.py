@@ -51,3 +51,19 @@ def test_docs_page_loads_swagger_ui_from_our_own_static_files(client, alice):
         assert not source.startswith(("http:", "https:", "//")), source  # no CDN
         if source.startswith("/static/"):
             assert finders.find(source.removeprefix("/static/")), source
+
+
+def test_schema_says_what_a_404_means_for_each_operation(api_as, alice):
+    paths = yaml.safe_load(api_as(alice).get("/api/v1/schema/").content)["paths"]
+
+    def not_found(path, method):
+        return paths[path][method]["responses"].get("404", {}).get("description")
+
+    assert not_found("/api/v1/scans/", "get") == "No such page."
+    assert not_found("/api/v1/scans/", "post") is None  # an upload never answers 404
+    for path, method in [
+        ("/api/v1/scans/{scan_id}/", "get"),
+        ("/api/v1/scans/{scan_id}/", "delete"),
+        ("/api/v1/scans/{scan_id}/image", "get"),
+    ]:
+        assert not_found(path, method) == "No such scan, or not yours."
