@@ -87,24 +87,40 @@ def list_images(root: Path, class_names: Sequence[str] = CLASS_NAMES) -> list[La
 
 
 def split_by_number(
-    items: Sequence[LabeledImage], val_fraction: float, *, num_classes: int = len(CLASS_NAMES)
+    items: Sequence[LabeledImage],
+    val_fraction: float,
+    *,
+    fold: int = 0,
+    num_classes: int = len(CLASS_NAMES),
 ) -> Split:
-    """Hold out the highest-numbered contiguous block of each class for validation.
+    """Hold out one contiguous block of file numbers of each class for validation.
 
     A random shuffle would put neighbouring slices of the same patient on both
-    sides and report inflated accuracy, so each class is cut once, by number.
+    sides and report inflated accuracy, so each class is cut by number. Fold 0
+    (the default) holds out the highest-numbered block, fold 1 the block just
+    below it, and so on: with a fraction of 0.2, folds 0-4 hold out each fifth
+    once, for cross-validation. A middle fold has two cuts instead of one.
     """
     if not 0 <= val_fraction < 1:
         raise DatasetError("The validation fraction must be at least 0 and below 1.")
+    if fold < 0 or (fold and not val_fraction):
+        raise DatasetError("The validation fold must be 0 or more (0 without validation).")
     train, validation = [], []
     for label in range(num_classes):
         members = sorted((i for i in items if i.label == label), key=lambda i: i.number)
         n_val = round(len(members) * val_fraction)
         if val_fraction > 0 and members:
             n_val = max(n_val, 1)
-        cut = len(members) - n_val
-        train += members[:cut]
-        validation += members[cut:]
+        end = len(members) - fold * n_val
+        begin = end - n_val
+        if begin < 0:
+            folds = len(members) // n_val
+            raise DatasetError(
+                f"There is no validation fold {fold}: the validation fraction "
+                f"{val_fraction} gives folds 0-{folds - 1}."
+            )
+        train += members[:begin] + members[end:]
+        validation += members[begin:end]
     return Split(train, validation)
 
 

@@ -40,6 +40,9 @@ class TrainConfig:
     head_units: tuple[int, ...] = (32,)
     dropout: float = 0.2
     val_fraction: float = 0.2
+    # Which block of file numbers is held out: 0 the highest (the default), 1 the one
+    # below it... (cross-validation, data.split_by_number).
+    val_fold: int = 0
     learning_rate: float = 2e-3
     weight_decay: float = 1e-4
     label_smoothing: float = 0.1
@@ -90,7 +93,9 @@ def train(config: TrainConfig, log: Log = print) -> TrainResult:
         raise data.DatasetError(
             f"Too few images in {', '.join(thin)} (need at least {MIN_IMAGES_PER_CLASS} each)."
         )
-    split = data.split_by_number(items, config.val_fraction, num_classes=len(config.class_names))
+    split = data.split_by_number(
+        items, config.val_fraction, fold=config.val_fold, num_classes=len(config.class_names)
+    )
     log(f"Data: {root} ({len(split.train)} train, {len(split.validation)} validation images)")
     fingerprint = data.fingerprint(items)
 
@@ -147,7 +152,10 @@ def train(config: TrainConfig, log: Log = print) -> TrainResult:
             "counts": counts,
             "train_counts": data.class_counts(split.train, config.class_names),
             "validation_counts": data.class_counts(split.validation, config.class_names),
-            "split": "per class, highest file numbers held out (contiguous block)",
+            "split": (
+                "per class, contiguous block of file numbers held out "
+                f"(fold {config.val_fold}: 0 is the highest numbers)"
+            ),
             "skipped": [{"path": str(p), "reason": r} for p, r in skipped],
         },
         "metrics": {"validation": report},
@@ -305,12 +313,13 @@ def distillation_targets(
     except FileNotFoundError as exc:
         raise versions.VersionError(f"Teacher {config.teacher}: {exc}") from exc
     trained_on = teacher.metadata.get("dataset", {}).get("fingerprint")
-    teacher_split = teacher.metadata.get("training", {}).get("val_fraction")
-    if trained_on != fingerprint or teacher_split != config.val_fraction:
+    training = teacher.metadata.get("training", {})
+    teacher_split = (training.get("val_fraction"), training.get("val_fold", 0))
+    if trained_on != fingerprint or teacher_split != (config.val_fraction, config.val_fold):
         raise data.DatasetError(
             f"Teacher {teacher.version} was not trained on this data with this split "
-            f"(--val-fraction {teacher_split}): its probabilities could carry the "
-            "held-out images into training."
+            f"(--val-fraction {teacher_split[0]} --val-fold {teacher_split[1]}): its "
+            "probabilities could carry the held-out images into training."
         )
     if tuple(teacher.class_names) != tuple(config.class_names):
         raise data.DatasetError(f"Teacher {teacher.version} has other classes.")

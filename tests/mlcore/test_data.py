@@ -48,6 +48,30 @@ def test_validation_split_holds_out_the_highest_numbers_of_each_class(tmp_path):
     assert len(split.train) == 32
 
 
+def test_folds_hold_out_each_block_of_numbers_once(tmp_path):
+    items = [
+        data.LabeledImage(tmp_path / f"{label}-{number}.jpg", label, number)
+        for label in range(4)
+        for number in range(1, 11)
+    ]
+
+    folds = [data.split_by_number(items, 0.2, fold=k) for k in range(5)]
+
+    for k, split in enumerate(folds):
+        held = {(i.label, i.number) for i in split.validation}
+        block = range(9 - 2 * k, 11 - 2 * k)  # fold 0: 9-10, fold 1: 7-8, ... fold 4: 1-2
+        assert held == {(label, n) for label in range(4) for n in block}
+        assert not held & {(i.label, i.number) for i in split.train}
+        assert len(split.train) == 32
+    assert folds[0] == data.split_by_number(items, 0.2)  # fold 0 is the default split
+    with pytest.raises(data.DatasetError, match=r"no validation fold 5: .* gives folds 0-4"):
+        data.split_by_number(items, 0.2, fold=5)
+    with pytest.raises(data.DatasetError, match="fold must be 0 or more"):
+        data.split_by_number(items, 0.2, fold=-1)
+    with pytest.raises(data.DatasetError, match="0 without validation"):
+        data.split_by_number(items, 0, fold=1)
+
+
 def test_split_never_shares_a_file_between_train_and_validation(dataset_dir):
     split = data.split_by_number(data.list_images(dataset_dir), 0.34)
 

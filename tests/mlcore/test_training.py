@@ -245,16 +245,18 @@ def test_a_student_trains_from_its_teacher_and_records_it(tiny_training, tmp_pat
     assert student.metadata["input_size"] == [48, 48, 3]
 
 
-@pytest.mark.parametrize("change", ["split", "data"])
+@pytest.mark.parametrize("change", ["fraction", "fold", "data"])
 def test_a_teacher_that_saw_other_images_is_refused(change, tiny_training, dataset_dir, tmp_path):
     result, _ = tiny_training
-    root, fraction = Path(result.metadata["dataset"]["root"]), 0.34
-    if change == "split":
+    root, fraction, fold = Path(result.metadata["dataset"]["root"]), 0.34, 0
+    if change == "fraction":
         fraction = 0.2  # the teacher trained on some of these held-out images
+    elif change == "fold":
+        fold = 1  # the teacher trained on this fold's held-out block
     else:
         root = dataset_dir  # same layout, other bytes
     config = TrainConfig(
-        root, tmp_path, epochs=1, image_size=48, val_fraction=fraction,
+        root, tmp_path, epochs=1, image_size=48, val_fraction=fraction, val_fold=fold,
         teacher=str(result.version_dir),
     )  # fmt: skip
 

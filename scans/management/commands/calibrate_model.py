@@ -42,7 +42,10 @@ class Command(BaseCommand):
             root = data.find_dataset_root(options["data_dir"], classifier.class_names)
             items = data.list_images(root, classifier.class_names)
             split = data.split_by_number(
-                items, training.get("val_fraction", 0.2), num_classes=len(classifier.class_names)
+                items,
+                training.get("val_fraction", 0.2),
+                fold=training.get("val_fold", 0),
+                num_classes=len(classifier.class_names),
             )
             held_out = data.decode_images(split.validation, classifier.image_size)
             trained_on = data.decode_images(split.train, classifier.image_size)

@@ -40,6 +40,13 @@ class Command(BaseCommand):
             help="how many of the base's last layers train: 'all' or a number (0 freezes it)",
         )
         parser.add_argument("--val-fraction", type=float, default=defaults.val_fraction)
+        parser.add_argument(
+            "--val-fold",
+            type=int,
+            default=defaults.val_fold,
+            help="which block of file numbers to hold out: 0 the highest (default), 1 the "
+            "one below it... (cross-validation)",
+        )
         parser.add_argument("--seed", type=int, default=defaults.seed)
         parser.add_argument(
             "--ensemble",
@@ -87,6 +94,7 @@ class Command(BaseCommand):
                 weights=options["weights"],
                 fine_tune_layers=_fine_tune_layers(options["fine_tune_layers"]),
                 val_fraction=options["val_fraction"],
+                val_fold=options["val_fold"],
                 seed=options["seed"],
                 ensemble=options["ensemble"],
                 teacher=options["teacher"],
