@@ -216,7 +216,7 @@ def fit_member(
         averaging = [c for c in callbacks if isinstance(c, WeightAverage)]
         if averaging:
             averaging[0].apply()
-            statistics = callbacks[0]
+            statistics = next(c for c in callbacks if isinstance(c, PreciseBatchNormValidation))
             statistics.recompute_statistics()
             if len(val_set.labels):
                 scores = statistics.validate()
@@ -398,7 +398,7 @@ def _callbacks(
         ProgressLog(config.epochs, log),
     ]
     if config.average_last:
-        callbacks.append(WeightAverage(max(config.epochs - config.average_last + 1, 1)))
+        callbacks.append(WeightAverage(first_averaged_epoch(config.epochs, config.average_last)))
     elif len(val_set.labels):
         callbacks += [
             keras.callbacks.ModelCheckpoint(
@@ -409,6 +409,11 @@ def _callbacks(
             ),
         ]
     return callbacks
+
+
+def first_averaged_epoch(epochs: int, average_last: int) -> int:
+    """The first (1-based) of the last ``average_last`` epochs of ``epochs``."""
+    return max(epochs - average_last + 1, 1)
 
 
 class WeightAverage(keras.callbacks.Callback):
@@ -444,7 +449,7 @@ def _kept(config: TrainConfig, history: dict, has_validation: bool) -> str:
     """Which weights the member is made of."""
     epochs = len(history["loss"])
     if config.average_last:
-        return f"average of epochs {max(epochs - config.average_last + 1, 1)}-{epochs}"
+        return f"average of epochs {first_averaged_epoch(epochs, config.average_last)}-{epochs}"
     if has_validation:
         return "best epoch by validation accuracy"
     return "last epoch"
