@@ -79,8 +79,9 @@ def test_redis_stopped_during_a_burst_then_restarted_every_scan_is_read_once(
     redis.start()
     down_seconds = time.monotonic() - stopped
     crashed = worker_crashed_or_reconnected(worker)
+    workers = [worker]
     if crashed:  # compose restarts a worker that exits (restart: unless-stopped)
-        services.worker(name="worker-restarted", concurrency=2)
+        workers.append(services.worker(name="worker-restarted", concurrency=2))
     after = [stack.scan_id_from(browser.upload(file, note="after")) for file in slices(5)]
     scan_ids = [*Scan.objects.filter(note="before").values_list("pk", flat=True)]
     scan_ids += during + after
@@ -97,4 +98,5 @@ def test_redis_stopped_during_a_burst_then_restarted_every_scan_is_read_once(
     assert Scan.objects.filter(pk__in=scan_ids, status="done").count() == 27
     assert Prediction.objects.filter(scan__in=scan_ids).count() == 27  # one each
     assert "stays queued" in web.log()  # the uploads while down said why they were kept
-    assert "stale scan(s) again" in worker.log()  # beat's recovery job sent them
+    # Beat's recovery job sent them, from whichever worker was up when it ran.
+    assert any("stale scan(s) again" in w.log() for w in workers)
