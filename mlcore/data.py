@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 from collections import Counter
@@ -11,12 +12,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from mlcore.preprocessing import ImageError, load_image
 
 CLASS_NAMES = ("Cyst", "Normal", "Stone", "Tumor")
 KAGGLE_DATASET = "nazmul0087/ct-kidney-dataset-normal-cyst-tumor-and-stone"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+# Patient blocks for cross-validation (split_by_blocks). In the Kaggle numbering a
+# patient's slices are consecutive but for numbers removed as duplicates or held
+# back (jumps of 2-5 inside one patient are common); jumps of tens to hundreds
+# separate patients.
+BLOCK_GAP = 10
+MAX_BLOCK = 60
+FOLD_MARGIN = 5
 
 
 class DatasetError(Exception):
@@ -35,6 +44,17 @@ class LabeledImage:
 class Split:
     train: list[LabeledImage]
     validation: list[LabeledImage]
+    # Neighbours of held-out slices kept out of training (likely the same patient).
+    left_out: list[LabeledImage] = field(default_factory=list)
+
+
+@dataclass
+class Deduplicated:
+    kept: list[LabeledImage]
+    # (dropped copy, the copy kept); identical pixels under two numbers of one class.
+    duplicates: list[tuple[LabeledImage, LabeledImage]]
+    # Identical pixels filed under two classes: every copy is dropped (no true label).
+    conflicts: list[LabeledImage]
 
 
 @dataclass
@@ -86,6 +106,161 @@ def list_images(root: Path, class_names: Sequence[str] = CLASS_NAMES) -> list[La
     return items
 
 
+def list_images_in(
+    folders: Sequence[str | os.PathLike], class_names: Sequence[str] = CLASS_NAMES
+) -> tuple[list[Path], list[LabeledImage]]:
+    """Pool the images of several data folders per class: (their roots, the images).
+
+    The folders share one numbering (the Kaggle set's file numbers), so a number
+    means the same place in acquisition order whichever folder holds it.
+    """
+    if not folders:
+        raise DatasetError("No data folder given.")
+    roots = [find_dataset_root(folder, class_names) for folder in folders]
+    if len(set(roots)) < len(roots):
+        raise DatasetError("The same data folder is given twice.")
+    items = [item for root in roots for item in list_images(root, class_names)]
+    items.sort(key=lambda i: (i.label, i.number, str(i.path)))
+    return roots, items
+
+
+def drop_duplicates(items: Sequence[LabeledImage]) -> Deduplicated:
+    """Keep one copy of every image stored more than once, compared by pixels.
+
+    The Kaggle set stores whole runs of slices twice under two numbers; a copy on
+    each side of a split would be memory, not reading. The lowest number is kept.
+    Files that cannot be decoded are kept here (decoding reports them later).
+    """
+    first: dict[bytes, LabeledImage] = {}
+    digests: dict[LabeledImage, bytes | None] = {}
+    duplicates, conflicting = [], set()
+    for item in sorted(items, key=lambda i: (i.label, i.number, str(i.path))):
+        key = digests[item] = _pixel_digest(item.path)
+        if key is None:
+            continue
+        seen = first.setdefault(key, item)
+        if seen is item:
+            continue
+        if seen.label == item.label:
+            duplicates.append((item, seen))
+        else:
+            conflicting.add(key)
+    dropped = {copy for copy, _ in duplicates}
+    conflicts = [i for i in items if digests[i] in conflicting]
+    gone = dropped | set(conflicts)
+    return Deduplicated([i for i in items if i not in gone], duplicates, conflicts)
+
+
+def patient_blocks(
+    items: Sequence[LabeledImage], *, gap: int = BLOCK_GAP, max_block: int = MAX_BLOCK
+) -> list[list[LabeledImage]]:
+    """Cut each class's images, in number order, into blocks of likely one patient or few.
+
+    A jump of more than ``gap`` numbers starts a new block (a gap in the numbering
+    usually separates patients); a run longer than ``max_block`` numbers is cut
+    into equal blocks, so that one long run cannot fill a whole fold.
+    """
+    blocks = []
+    for label in sorted({i.label for i in items}):
+        members = sorted((i for i in items if i.label == label), key=lambda i: i.number)
+        runs: list[list[LabeledImage]] = []
+        for item in members:
+            if runs and item.number - runs[-1][-1].number <= gap:
+                runs[-1].append(item)
+            else:
+                runs.append([item])
+        for run in runs:
+            span = run[-1].number - run[0].number + 1
+            pieces = math.ceil(span / max_block)
+            size = span / pieces
+            for piece in range(pieces):
+                low = run[0].number + piece * size
+                high = low + size
+                block = [i for i in run if low <= i.number < high]
+                if block:
+                    blocks.append(block)
+    return blocks
+
+
+def split_by_blocks(
+    items: Sequence[LabeledImage],
+    folds: int,
+    fold: int,
+    *,
+    gap: int = BLOCK_GAP,
+    max_block: int = MAX_BLOCK,
+    margin: int = FOLD_MARGIN,
+) -> Split:
+    """Patient-block cross-validation: hold out fold ``fold`` of ``folds``.
+
+    Each class's blocks (:func:`patient_blocks`) are dealt out in number order, one
+    per fold and round (see :func:`assign_folds`): every fold spans the whole range
+    of numbers of every folder, and the folds are about equal.
+    Training slices of the same class within ``margin`` numbers of a held-out one
+    are left out of training for this fold (they may be the same patient).
+    """
+    if folds < 2:
+        raise DatasetError("Cross-validation needs at least 2 folds.")
+    if not 0 <= fold < folds:
+        raise DatasetError(f"There is no fold {fold}: {folds} folds are numbered 0-{folds - 1}.")
+    assignment = assign_folds(items, folds, gap=gap, max_block=max_block)
+    validation = [i for i in items if assignment[i] == fold]
+    held = {}
+    for item in validation:
+        held.setdefault(item.label, []).append(item.number)
+    train, left_out = [], []
+    for item in items:
+        if assignment[item] == fold:
+            continue
+        near = held.get(item.label, [])
+        if near and min(abs(item.number - n) for n in near) <= margin:
+            left_out.append(item)
+        else:
+            train.append(item)
+    return Split(train, validation, left_out)
+
+
+def assign_folds(
+    items: Sequence[LabeledImage],
+    folds: int,
+    *,
+    gap: int = BLOCK_GAP,
+    max_block: int = MAX_BLOCK,
+) -> dict[LabeledImage, int]:
+    """Which fold holds out each image (see :func:`split_by_blocks`)."""
+    assignment: dict[LabeledImage, int] = {}
+    blocks = patient_blocks(items, gap=gap, max_block=max_block)
+    for label in sorted({block[0].label for block in blocks}):
+        mine = [block for block in blocks if block[0].label == label]
+        filled = [0] * folds
+        # Deal in rounds of one block per fold, in number order, so that every fold
+        # spans the whole numbering; within a round the largest block goes to the
+        # fold holding the fewest images so far, so that the folds stay about equal.
+        for start in range(0, len(mine), folds):
+            round_ = sorted(mine[start : start + folds], key=len, reverse=True)
+            emptiest = sorted(range(folds), key=lambda k: (filled[k], k))
+            for block, fold in zip(round_, emptiest, strict=False):
+                filled[fold] += len(block)
+                for item in block:
+                    assignment[item] = fold
+    return assignment
+
+
+def split_items(
+    items: Sequence[LabeledImage],
+    *,
+    val_fraction: float,
+    val_fold: int = 0,
+    folds: int = 0,
+    num_classes: int = len(CLASS_NAMES),
+) -> Split:
+    """The held-out split a version is trained with: fold ``val_fold`` of patient-block
+    cross-validation when ``folds`` >= 2, else the ``val_fraction`` block of numbers."""
+    if folds:
+        return split_by_blocks(items, folds, val_fold)
+    return split_by_number(items, val_fraction, fold=val_fold, num_classes=num_classes)
+
+
 def split_by_number(
     items: Sequence[LabeledImage],
     val_fraction: float,
@@ -128,13 +303,14 @@ def decode_images(
     items: Sequence[LabeledImage],
     image_size: int,
     *,
+    body_mask: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> DecodedImages:
     """Preprocess every image once; unreadable files are skipped and reported, not fatal."""
     arrays, labels, paths, skipped = [], [], [], []
     for index, item in enumerate(items):
         try:
-            arrays.append(load_image(item.path, image_size))
+            arrays.append(load_image(item.path, image_size, body_mask=body_mask))
         except ImageError as exc:
             skipped.append((item.path, str(exc)))
         else:
@@ -170,6 +346,17 @@ def fingerprint(items: Sequence[LabeledImage]) -> str:
         digest.update(f"{item.label}:{item.path.name}:".encode())
         digest.update(hashlib.sha256(item.path.read_bytes()).digest())
     return digest.hexdigest()
+
+
+def _pixel_digest(path: Path) -> bytes | None:
+    try:
+        with Image.open(path) as image:
+            image.load()
+            digest = hashlib.sha256(f"{image.mode}{image.size}".encode())
+            digest.update(image.tobytes())
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+    return digest.digest()
 
 
 def _file_number(path: Path, *, default: int) -> int:

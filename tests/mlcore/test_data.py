@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from factories import synthetic_slice, write_dataset
 
 from mlcore import data
 
@@ -121,3 +122,126 @@ def test_download_failure_offline_says_what_to_do(monkeypatch, tmp_path):
 
     with pytest.raises(data.DatasetError, match="internet connection"):
         data.download_dataset()
+
+
+def _items(tmp_path, numbers_by_label: dict[int, list[int]]) -> list[data.LabeledImage]:
+    return [
+        data.LabeledImage(tmp_path / f"{label}-{number}.jpg", label, number)
+        for label, numbers in numbers_by_label.items()
+        for number in numbers
+    ]
+
+
+def test_several_folders_are_pooled_per_class_in_one_numbering(tmp_path):
+    first = write_dataset(tmp_path / "sample")
+    second = tmp_path / "extra"
+    for name in data.CLASS_NAMES:
+        (second / name).mkdir(parents=True)
+        synthetic_slice(0, 700).save(second / name / f"{name}- (700).jpg")
+
+    roots, items = data.list_images_in([first, second])
+
+    assert roots == [first.resolve(), second.resolve()]
+    assert data.class_counts(items) == {name: 7 for name in data.CLASS_NAMES}
+    stones = [i.number for i in items if i.label == data.CLASS_NAMES.index("Stone")]
+    assert stones == [1, 2, 3, 4, 5, 6, 700]
+
+
+def test_the_same_folder_twice_or_no_folder_is_a_clear_error(dataset_dir):
+    with pytest.raises(data.DatasetError, match="given twice"):
+        data.list_images_in([dataset_dir, dataset_dir])
+    with pytest.raises(data.DatasetError, match="No data folder"):
+        data.list_images_in([])
+
+
+def test_identical_images_under_two_numbers_are_kept_once(dataset_dir):
+    cyst = dataset_dir / "Cyst"
+    # Same pixels, other bytes (PNG, not JPEG): compared by content, not by file.
+    from PIL import Image
+
+    with Image.open(cyst / "Cyst- (2).jpg") as image:
+        image.save(cyst / "Cyst- (9).png")
+    _, items = data.list_images_in([dataset_dir])
+
+    result = data.drop_duplicates(items)
+
+    assert [(copy.number, kept.number) for copy, kept in result.duplicates] == [(9, 2)]
+    assert len(result.kept) == 24
+    assert result.conflicts == []
+
+
+def test_an_image_filed_under_two_classes_is_dropped_everywhere(dataset_dir):
+    (dataset_dir / "Tumor" / "Tumor- (50).jpg").write_bytes(
+        (dataset_dir / "Cyst" / "Cyst- (3).jpg").read_bytes()
+    )
+    _, items = data.list_images_in([dataset_dir])
+
+    result = data.drop_duplicates(items)
+
+    assert sorted(i.path.name for i in result.conflicts) == ["Cyst- (3).jpg", "Tumor- (50).jpg"]
+    assert len(result.kept) == 23
+
+
+def test_blocks_break_at_gaps_and_long_runs_are_cut(tmp_path):
+    numbers = [1, 2, 4, 5, 9, *range(30, 150), 400]
+    items = _items(tmp_path, {0: numbers, 1: [1, 2, 3]})
+
+    blocks = data.patient_blocks(items, gap=10, max_block=60)
+
+    spans = [(b[0].label, b[0].number, b[-1].number) for b in blocks]
+    assert spans == [(0, 1, 9), (0, 30, 89), (0, 90, 149), (0, 400, 400), (1, 1, 3)]
+
+
+def test_folds_hold_out_every_image_once_and_span_the_whole_range(tmp_path):
+    # Three folders' worth of numbers, five blocks of 60 in each.
+    numbers = list(range(1, 301)) + list(range(600, 900)) + list(range(1000, 1300))
+    items = _items(tmp_path, {label: numbers for label in range(4)})
+
+    splits = [data.split_by_blocks(items, 5, k) for k in range(5)]
+
+    held = [i for split in splits for i in split.validation]
+    assert sorted(held, key=str) == sorted(items, key=str)  # each image in one fold
+    for split in splits:
+        assert {i.label for i in split.validation} == {0, 1, 2, 3}
+        assert {i.number // 500 for i in split.validation} == {0, 1, 2}  # every range
+        assert len(split.validation) == len(items) // 5
+
+
+def test_neighbours_of_a_held_out_block_are_left_out_of_training(tmp_path):
+    items = _items(tmp_path, {0: list(range(1, 121)), 1: list(range(1, 121))})
+
+    split = data.split_by_blocks(items, 2, 0, gap=10, max_block=60, margin=5)
+
+    held = {(i.label, i.number) for i in split.validation}
+    for item in split.train:
+        nearest = min(abs(item.number - n) for (label, n) in held if label == item.label)
+        assert nearest > 5
+    assert split.left_out
+    assert all(
+        min(abs(i.number - n) for (label, n) in held if label == i.label) <= 5
+        for i in split.left_out
+    )
+    assert not {(i.label, i.number) for i in split.train} & held
+
+
+def test_duplicates_never_land_on_both_sides_of_a_fold(dataset_dir):
+    from PIL import Image
+
+    with Image.open(dataset_dir / "Normal" / "Normal- (1).jpg") as image:
+        image.save(dataset_dir / "Normal" / "Normal- (300).png")  # far from its twin
+    _, items = data.list_images_in([dataset_dir])
+    kept = data.drop_duplicates(items).kept
+
+    for fold in range(2):
+        split = data.split_by_blocks(kept, 2, fold)
+        names = [i.path.name for i in split.train + split.validation]
+        assert "Normal- (300).png" not in names
+
+
+def test_a_fold_that_does_not_exist_is_a_clear_error(tmp_path):
+    items = _items(tmp_path, {0: list(range(1, 50))})
+
+    with pytest.raises(data.DatasetError, match="no fold 5: 5 folds are numbered 0-4"):
+        data.split_by_blocks(items, 5, 5)
+    with pytest.raises(data.DatasetError, match="at least 2 folds"):
+        data.split_by_blocks(items, 1, 0)
