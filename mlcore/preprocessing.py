@@ -16,6 +16,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from mlcore.body import mask_outside_body
 from mlcore.dicom import ABDOMEN, DicomError, Window, is_dicom, read_dicom
 
 ACCEPTED_FORMATS = ("JPEG", "PNG")
@@ -120,10 +121,17 @@ def load_image(
     *,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     window: Window = ABDOMEN,
+    body_mask: bool = False,
 ) -> np.ndarray:
-    """Bytes, a path or a file object -> float32 array (image_size, image_size, 3) in [0, 1]."""
+    """Bytes, a path or a file object -> float32 array (image_size, image_size, 3) in [0, 1].
+
+    With ``body_mask`` everything outside the body is set to black (air), at the
+    model's input size (:func:`mlcore.body.mask_outside_body`): a version records
+    whether it was trained so, and serving follows it.
+    """
     image = open_image(source, max_pixels=max_pixels, window=window)
-    return to_array(to_rgb_or_grey(image), image_size)
+    array = to_array(to_rgb_or_grey(image), image_size)
+    return mask_outside_body(array) if body_mask else array
 
 
 def _read_bytes(source: ImageSource) -> bytes:
