@@ -57,13 +57,19 @@ def _ratio(numerator: float, denominator: float) -> float:
     return float(numerator / denominator) if denominator else 0.0
 
 
-def evaluate_folder(classifier, data_dir, *, batch_size: int = 64) -> dict:
-    """Classify every image of a class-folder tree; unreadable images are counted apart."""
-    root = data.find_dataset_root(data_dir, classifier.class_names)
-    items = data.list_images(root, classifier.class_names)
+def evaluate_folder(
+    classifier, data_dirs: Sequence, *, batch_size: int = 64, explainer=None
+) -> dict:
+    """Classify every image of one or more class-folder trees (duplicates kept once);
+    unreadable images are counted apart. With a Grad-CAM ``explainer``
+    (mlcore.explain.GradCam) the report adds ``attention_in_body``."""
+    _, items = data.list_images_in(data_dirs, classifier.class_names)
+    items = data.drop_duplicates(items).kept
     labels, chunks, skipped = [], [], []
     for start in range(0, len(items), batch_size):
-        decoded = data.decode_images(items[start : start + batch_size], classifier.image_size)
+        decoded = data.decode_images(
+            items[start : start + batch_size], classifier.image_size, body_mask=classifier.body_mask
+        )
         skipped += [{"path": str(path), "reason": reason} for path, reason in decoded.skipped]
         if len(decoded.labels):
             labels.append(decoded.labels)
@@ -79,4 +85,23 @@ def evaluate_folder(classifier, data_dir, *, batch_size: int = 64) -> dict:
         "temperature": classifier.temperature,
         "bins": ECE_BINS,
     }
-    return {**report, "ece": ece, "model_version": classifier.version, "skipped": skipped}
+    result = {**report, "ece": ece, "model_version": classifier.version, "skipped": skipped}
+    if explainer is not None and len(true):
+        result["attention_in_body"] = _attention(classifier, explainer, items)
+    return result
+
+
+def _attention(classifier, explainer, items: Sequence[data.LabeledImage]) -> dict:
+    """attention_in_body on up to ATTENTION_PER_CLASS images per class, evenly spaced."""
+    from mlcore.explain import ATTENTION_PER_CLASS, attention_by_class
+
+    picked = []
+    for label in range(len(classifier.class_names)):
+        members = [item for item in items if item.label == label]
+        step = max(len(members) / ATTENTION_PER_CLASS, 1)
+        picked += [members[int(k * step)] for k in range(min(len(members), ATTENTION_PER_CLASS))]
+    decoded = data.decode_images(picked, classifier.image_size, body_mask=classifier.body_mask)
+    predicted = np.argmax(classifier.predict_arrays(decoded.images, calibrated=False), axis=1)
+    return attention_by_class(
+        explainer, decoded.images, decoded.labels, predicted, classifier.class_names
+    )

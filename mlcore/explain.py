@@ -13,20 +13,29 @@ model (TensorFlow); the LiteRT file has no gradients.
 
 from __future__ import annotations
 
+import io
+from collections.abc import Sequence
 from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from mlcore import versions
+from mlcore.body import attention_in_body, body_mask
 from mlcore.runtime import KERAS_FILE
 
 MIN_MAP_FRACTION = 16  # the feature map is at least input_size / 16 wide
+# Grad-CAM is one backward pass per slice: attention is measured on this many slices
+# per class (every one when fewer), evenly spaced in the given order.
+ATTENTION_PER_CLASS = 40
 
 
 class GradCam:
-    def __init__(self, version_dir: Path):
-        model = keras.saving.load_model(Path(version_dir) / KERAS_FILE, compile=False)
+    def __init__(self, model: keras.Model, *, body_mask: bool = False):
+        # Whether the model reads slices with the outside of the body blacked out: the
+        # caller prepares the image so (mlcore.preprocessing.load_image(body_mask=...)).
+        self.body_mask = body_mask
         self.image_size = int(model.input_shape[1])
         # An ensemble holds its networks as sub-models, each holding its backbone.
         members = [layer for layer in model.layers if _holds_model(layer)]
@@ -34,6 +43,14 @@ class GradCam:
         spec = tf.TensorSpec((1, self.image_size, self.image_size, 3), tf.float32)
         self._maps = tf.function(
             self._maps_and_gradients, input_signature=[spec, tf.TensorSpec((), tf.int32)]
+        )
+
+    @classmethod
+    def from_version(cls, version_dir: Path) -> GradCam:
+        metadata = versions.read_metadata(Path(version_dir))
+        return cls(
+            keras.saving.load_model(Path(version_dir) / KERAS_FILE, compile=False),
+            body_mask=bool(metadata.get("preprocessing", {}).get("body_mask", False)),
         )
 
     def heatmap(self, image: np.ndarray, class_index: int) -> np.ndarray:
@@ -93,3 +110,84 @@ def _holds_model(layer) -> bool:
     return isinstance(layer, keras.Model) and any(
         isinstance(inner, keras.Model) for inner in layer.layers
     )
+
+
+def attention_by_class(
+    explainer: GradCam,
+    images: np.ndarray,
+    labels: np.ndarray,
+    predicted: np.ndarray,
+    class_names: Sequence[str],
+    *,
+    per_class: int = ATTENTION_PER_CLASS,
+) -> dict:
+    """Mean share of Grad-CAM mass inside the body (mlcore.body), per true class and
+    over all measured slices; each slice's heatmap is for the class the model chose."""
+    shares: dict[str, list[float]] = {name: [] for name in class_names}
+    for label, name in enumerate(class_names):
+        members = np.flatnonzero(labels == label)
+        if len(members) > per_class:
+            members = members[np.linspace(0, len(members) - 1, per_class).astype(int)]
+        for index in members:
+            heat = explainer.heatmap(images[index], int(predicted[index]))
+            share = attention_in_body(heat, body_mask(images[index]))
+            if share is not None:
+                shares[name].append(share)
+    everything = [share for values in shares.values() for share in values]
+    return {
+        "mean": _mean(everything),
+        "per_class": {name: _mean(values) for name, values in shares.items()},
+        "n_images": len(everything),
+    }
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(float(np.mean(values)), 4) if values else None
+
+
+def heatmap_grid(
+    explainer: GradCam,
+    images: np.ndarray,
+    labels: np.ndarray,
+    predicted: np.ndarray,
+    class_names: Sequence[str],
+    *,
+    per_class: int = 4,
+) -> bytes:
+    """A PNG: one row per true class, ``per_class`` slices (evenly spaced) each shown
+    plain and with its heatmap; a green frame where the reading is right, red where it
+    is wrong, and the body's outline in blue."""
+    from PIL import Image, ImageDraw
+
+    from mlcore.heatmaps import overlay_png
+
+    size = images.shape[1]
+    pad = 4
+    tile = 2 * size + pad
+    sheet = Image.new("RGB", (per_class * (tile + pad) + pad, len(class_names) * (size + 2 * pad)))
+    draw = ImageDraw.Draw(sheet)
+    for label in range(len(class_names)):
+        members = np.flatnonzero(labels == label)
+        if len(members) > per_class:
+            members = members[np.linspace(0, len(members) - 1, per_class).astype(int)]
+        for column, index in enumerate(members):
+            image = images[index]
+            slice_ = Image.fromarray((np.clip(image, 0, 1) * 255).astype(np.uint8))
+            heat = explainer.heatmap(image, int(predicted[index]))
+            overlay = Image.open(io.BytesIO(overlay_png(heat))).convert("RGBA")
+            combined = Image.alpha_composite(slice_.convert("RGBA"), overlay).convert("RGB")
+            outline = body_mask(image)
+            edge = outline & ~np.roll(outline, 1, 0) | outline & ~np.roll(outline, 1, 1)
+            pixels = np.asarray(combined).copy()
+            pixels[edge] = (60, 120, 255)
+            left = pad + column * (tile + pad)
+            top = pad + label * (size + 2 * pad)
+            sheet.paste(slice_.convert("RGB"), (left, top))
+            sheet.paste(Image.fromarray(pixels), (left + size + pad, top))
+            colour = (40, 200, 80) if predicted[index] == label else (230, 40, 40)
+            draw.rectangle(
+                (left - 2, top - 2, left + tile + 1, top + size + 1), outline=colour, width=2
+            )
+    buffer = io.BytesIO()
+    sheet.save(buffer, "PNG")
+    return buffer.getvalue()

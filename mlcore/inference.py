@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from mlcore import versions
+from mlcore.body import mask_outside_body
 from mlcore.calibration import apply_temperature
 from mlcore.ood import OutlierDetector
 from mlcore.preprocessing import DEFAULT_MAX_PIXELS, ImageSource, load_image
@@ -52,6 +53,7 @@ class Classifier:
         self.image_size = int(metadata["input_size"][0])
         inference = metadata.get("inference", {})
         self.flip_averaging = inference.get("flip_averaging", False)
+        self.body_mask = bool(metadata.get("preprocessing", {}).get("body_mask", False))
         # Temperature scaling fitted on held-out slices (1.0: the raw probabilities).
         self.temperature = float(metadata.get("calibration", {}).get("temperature", 1.0))
         # Readings less confident than this are flagged for review (None: no advice);
@@ -61,7 +63,16 @@ class Classifier:
         self._runner = runner
 
     def preprocess(self, source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS):
+        """The image as the not-a-CT check reads it: whole, never masked."""
         return load_image(source, self.image_size, max_pixels=max_pixels)
+
+    def model_input(self, batch: np.ndarray) -> np.ndarray:
+        """Preprocessed images as the network reads them: with the outside of the body
+        blacked out when the version was trained so (the same as load_image(...,
+        body_mask=True), which training uses)."""
+        if not self.body_mask:
+            return batch
+        return np.stack([mask_outside_body(image) for image in batch])
 
     def classify(self, source: ImageSource) -> Prediction:
         """Classify one image (bytes, path or file); raises ImageError for bad input."""
@@ -73,7 +84,7 @@ class Classifier:
             return []
         started = time.perf_counter()
         batch = np.stack([self.preprocess(source) for source in sources])
-        probabilities = self.predict_arrays(batch)
+        probabilities = self.predict_arrays(self.model_input(batch))
         outside = self.outliers.refuse(batch) if self.outliers else np.zeros(len(batch), bool)
         milliseconds = (time.perf_counter() - started) * 1000 / len(sources)
         return [
@@ -82,7 +93,7 @@ class Classifier:
         ]
 
     def predict_arrays(self, batch: np.ndarray, *, calibrated: bool = True) -> np.ndarray:
-        """Class probabilities for already preprocessed images (N, size, size, 3).
+        """Class probabilities for model inputs (N, size, size, 3): see model_input.
 
         Versions trained with flip averaging also read each image mirrored left to
         right and average the two answers, as their recorded metrics did; then the

@@ -6,7 +6,7 @@ import math
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import keras
@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from mlcore import data, versions
+from mlcore.body import mask_outside_body
 from mlcore.calibration import apply_temperature, calibrate, uncertain_threshold
 from mlcore.evaluation import classification_report
 from mlcore.inference import average_with_mirror
@@ -29,7 +30,8 @@ Log = Callable[[str], None]
 
 @dataclass
 class TrainConfig:
-    data_dir: Path
+    # One or more folders of class folders, pooled per class (one file numbering).
+    data_dirs: tuple[Path, ...]
     models_dir: Path
     epochs: int = 40
     batch_size: int = 32
@@ -41,8 +43,12 @@ class TrainConfig:
     dropout: float = 0.2
     val_fraction: float = 0.2
     # Which block of file numbers is held out: 0 the highest (the default), 1 the one
-    # below it... (cross-validation, data.split_by_number).
+    # below it... (data.split_by_number). With ``folds`` >= 2, fold ``val_fold`` of
+    # patient-block cross-validation is held out instead (data.split_by_blocks).
     val_fold: int = 0
+    folds: int = 0
+    # Black out everything outside the body (mlcore.body), in training and serving.
+    body_mask: bool = False
     learning_rate: float = 2e-3
     weight_decay: float = 1e-4
     label_smoothing: float = 0.1
@@ -71,6 +77,16 @@ class TrainConfig:
     average_last: int = 0
 
 
+# What a recipe is: every option but where the data and the models live and which
+# slices are held out.
+NOT_RECIPE = ("data_dirs", "models_dir", "val_fold", "folds", "val_fraction")
+
+
+def recipe(config: TrainConfig) -> dict:
+    """The options that decide what is learnt, as JSON (compared across runs)."""
+    return {key: _jsonable(value) for key, value in asdict(config).items() if key not in NOT_RECIPE}
+
+
 @dataclass
 class TrainResult:
     version_dir: Path
@@ -85,22 +101,9 @@ def train(config: TrainConfig, log: Log = print) -> TrainResult:
     """
     if config.average_last < 0:
         raise ValueError("--average-last takes 0 (keep the best epoch) or a number of epochs")
-    root = data.find_dataset_root(config.data_dir, config.class_names)
-    items = data.list_images(root, config.class_names)
-    counts = data.class_counts(items, config.class_names)
-    thin = [name for name, n in counts.items() if n < MIN_IMAGES_PER_CLASS]
-    if thin:
-        raise data.DatasetError(
-            f"Too few images in {', '.join(thin)} (need at least {MIN_IMAGES_PER_CLASS} each)."
-        )
-    split = data.split_by_number(
-        items, config.val_fraction, fold=config.val_fold, num_classes=len(config.class_names)
-    )
-    log(f"Data: {root} ({len(split.train)} train, {len(split.validation)} validation images)")
-    fingerprint = data.fingerprint(items)
-
-    train_set = data.decode_images(split.train, config.image_size)
-    val_set = data.decode_images(split.validation, config.image_size)
+    prepared = prepare_data(config, log)
+    train_set, val_set = prepared.train_set, prepared.val_set
+    fingerprint = prepared.fingerprint
     skipped = train_set.skipped + val_set.skipped
     for path, reason in skipped:
         log(f"Skipped {path}: {reason}")
@@ -134,12 +137,13 @@ def train(config: TrainConfig, log: Log = print) -> TrainResult:
         "input_size": [config.image_size, config.image_size, 3],
         "inference": inference,
         "calibration": calibration,
-        "ood": OutlierDetector.fit(train_set.images).to_metadata(),
+        "ood": OutlierDetector.fit(prepared.whole_train.images).to_metadata(),
         "preprocessing": {
             "function": "mlcore.preprocessing.load_image",
             "color": "RGB",
             "resize_filter": RESIZE_FILTER.name.lower(),
             "scale": "[0, 1]",
+            "body_mask": config.body_mask,
         },
         "training": {
             **{k: _jsonable(v) for k, v in asdict(config).items() if k != "models_dir"},
@@ -147,23 +151,120 @@ def train(config: TrainConfig, log: Log = print) -> TrainResult:
             "members": member_records,
         },
         "dataset": {
-            "root": str(root),
-            "fingerprint": fingerprint,
-            "counts": counts,
-            "train_counts": data.class_counts(split.train, config.class_names),
-            "validation_counts": data.class_counts(split.validation, config.class_names),
-            "split": (
-                "per class, contiguous block of file numbers held out "
-                f"(fold {config.val_fold}: 0 is the highest numbers)"
-            ),
+            **prepared.description(config),
             "skipped": [{"path": str(p), "reason": r} for p, r in skipped],
         },
         "metrics": {"validation": report},
     }
+    # The LiteRT export is checked against Keras on real slices: held-out ones when
+    # there are any (a version trained on everything has none).
+    parity = val_set.images[:64] if has_validation else train_set.images[:64]
     version_dir = versions.write_version(
-        config.models_dir, model, metadata, parity_images=val_set.images[:64], log=log
+        config.models_dir, model, metadata, parity_images=parity, log=log
     )
     return TrainResult(version_dir, versions.read_metadata(version_dir))
+
+
+@dataclass
+class PreparedData:
+    roots: list[Path]
+    items: list[data.LabeledImage]
+    deduplicated: data.Deduplicated
+    split: data.Split
+    # As the network reads them (masked when the recipe says so)...
+    train_set: data.DecodedImages
+    val_set: data.DecodedImages
+    # ...and whole, as the not-a-CT check reads them.
+    whole_train: data.DecodedImages
+    whole_val: data.DecodedImages
+    fingerprint: str
+
+    def description(self, config: TrainConfig) -> dict:
+        """What the version was trained on, for its metadata."""
+        names = config.class_names
+        if config.folds:
+            how = (
+                f"patient-block cross-validation, fold {config.val_fold} of {config.folds} "
+                "held out (data.split_by_blocks)"
+            )
+        else:
+            how = (
+                "per class, contiguous block of file numbers held out "
+                f"(fold {config.val_fold}: 0 is the highest numbers)"
+            )
+        return {
+            "folders": [
+                {
+                    "root": str(root),
+                    "fingerprint": data.fingerprint(in_root),
+                    "counts": data.class_counts(in_root, names),
+                }
+                for root in self.roots
+                for in_root in [[i for i in self.items if root in i.path.parents]]
+            ],
+            "fingerprint": self.fingerprint,
+            "counts": data.class_counts(self.deduplicated.kept, names),
+            "duplicates_dropped": [
+                {"path": str(copy.path), "same_as": str(kept.path)}
+                for copy, kept in self.deduplicated.duplicates
+            ],
+            "conflicts_dropped": [str(i.path) for i in self.deduplicated.conflicts],
+            "train_counts": data.class_counts(self.split.train, names),
+            "validation_counts": data.class_counts(self.split.validation, names),
+            "left_out_near_validation": len(self.split.left_out),
+            "split": how,
+        }
+
+
+def prepare_data(config: TrainConfig, log: Log = print) -> PreparedData:
+    """Pool the folders, drop duplicate images, split, decode (the one data path of
+    training and cross-validation)."""
+    roots, items = data.list_images_in(config.data_dirs, config.class_names)
+    deduplicated = data.drop_duplicates(items)
+    kept = deduplicated.kept
+    counts = data.class_counts(kept, config.class_names)
+    thin = [name for name, n in counts.items() if n < MIN_IMAGES_PER_CLASS]
+    if thin:
+        raise data.DatasetError(
+            f"Too few images in {', '.join(thin)} (need at least {MIN_IMAGES_PER_CLASS} each)."
+        )
+    split = data.split_items(
+        kept,
+        val_fraction=config.val_fraction,
+        val_fold=config.val_fold,
+        folds=config.folds,
+        num_classes=len(config.class_names),
+    )
+    where = ", ".join(str(root) for root in roots)
+    log(f"Data: {where} ({len(split.train)} train, {len(split.validation)} validation images)")
+    if deduplicated.duplicates or deduplicated.conflicts:
+        log(
+            f"Dropped {len(deduplicated.duplicates)} duplicate image(s) and "
+            f"{len(deduplicated.conflicts)} filed under two classes."
+        )
+    # Decoded whole (the not-a-CT check reads them so) and, for the network, masked.
+    whole_train = data.decode_images(split.train, config.image_size)
+    whole_val = data.decode_images(split.validation, config.image_size)
+    return PreparedData(
+        roots=roots,
+        items=items,
+        deduplicated=deduplicated,
+        split=split,
+        train_set=_masked(whole_train, config.body_mask),
+        val_set=_masked(whole_val, config.body_mask),
+        whole_train=whole_train,
+        whole_val=whole_val,
+        fingerprint=data.fingerprint(kept),
+    )
+
+
+def _masked(decoded: data.DecodedImages, body_mask: bool) -> data.DecodedImages:
+    """The slices with the outside of the body blacked out: what load_image(...,
+    body_mask=True) gives, without decoding the files again."""
+    if not body_mask or not len(decoded.labels):
+        return decoded
+    images = np.stack([mask_outside_body(image) for image in decoded.images])
+    return replace(decoded, images=images)
 
 
 def fit_member(
@@ -326,7 +427,12 @@ def distillation_targets(
     if teacher.image_size == config.image_size:
         images = train_set.images
     else:
-        images = np.stack([load_image(path, teacher.image_size) for path in train_set.paths])
+        images = np.stack(
+            [
+                load_image(path, teacher.image_size, body_mask=teacher.body_mask)
+                for path in train_set.paths
+            ]
+        )
     probabilities = np.concatenate(
         [
             teacher.predict_arrays(images[start : start + 64], calibrated=False)
@@ -464,8 +570,8 @@ def _best_epoch(history: dict, has_validation: bool) -> int:
 def _jsonable(value):
     if isinstance(value, Path):
         return str(value)
-    if isinstance(value, tuple):
-        return list(value)
+    if isinstance(value, tuple | list):
+        return [_jsonable(v) for v in value]
     return value
 
 

@@ -73,7 +73,7 @@ def explainer_get(version: str):
     with _lock:
         if key not in _explainers:
             try:
-                explainer = GradCam(versions.resolve(version, root=models_dir))
+                explainer = GradCam.from_version(versions.resolve(version, root=models_dir))
             except (versions.VersionError, OSError, ValueError) as exc:
                 logger.error("Model version %s cannot explain its readings: %s", version, exc)
                 raise ModelUnavailableError(

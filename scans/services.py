@@ -297,7 +297,7 @@ def prediction_explain(*, prediction_id: int) -> Prediction:
         return prediction
     explainer = explainer_get(prediction.model_version_id)
     with prediction.scan.image.open("rb") as handle:
-        image = load_image(handle.read(), explainer.image_size)
+        image = load_image(handle.read(), explainer.image_size, body_mask=explainer.body_mask)
     class_index = list(Diagnosis.values).index(prediction.label)
     heat = explainer.heatmap(image, class_index)
     prediction.heatmap.save("heatmap.png", ContentFile(overlay_png(heat)), save=False)

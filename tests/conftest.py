@@ -96,7 +96,7 @@ def tiny_training(tmp_path_factory):
     data_dir = write_dataset(base / "data")
     (data_dir / "Stone" / "Stone- (3).jpg").write_bytes(b"\xff\xd8\xff garbage")
     config = TrainConfig(
-        data_dir=data_dir,
+        data_dirs=(data_dir,),
         models_dir=base / "models",
         epochs=1,
         batch_size=8,

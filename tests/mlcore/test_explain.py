@@ -43,7 +43,7 @@ def spot_finder(tmp_path_factory):
     model.fit(np.stack(images), np.array(labels), epochs=6, batch_size=32, verbose=0)
     folder = tmp_path_factory.mktemp("spot-finder")
     model.save(folder / "model.keras")
-    return GradCam(folder), model
+    return GradCam.from_version(folder), model
 
 
 def test_heatmap_has_the_image_shape_and_is_finite_in_zero_one(spot_finder):

@@ -49,7 +49,7 @@ def test_one_epoch_writes_a_complete_loadable_version(tiny_version):
 
 def test_saved_metrics_are_the_model_evaluated_on_the_held_out_images(tiny_version):
     metadata = versions.read_metadata(tiny_version)
-    root = data.find_dataset_root(metadata["dataset"]["root"])
+    root = data.find_dataset_root(metadata["dataset"]["folders"][0]["root"])
     held_out = data.split_by_number(data.list_images(root), 0.34).validation
     classifier = load_classifier(tiny_version)
 
@@ -82,7 +82,7 @@ def test_too_few_images_is_a_clear_error(dataset_dir, tmp_path):
         path.unlink()
 
     with pytest.raises(data.DatasetError, match="Too few images in Tumor"):
-        train(TrainConfig(dataset_dir, tmp_path / "models", epochs=1), log=lambda line: None)
+        train(TrainConfig((dataset_dir,), tmp_path / "models", epochs=1), log=lambda line: None)
 
 
 def test_augmentation_is_reproducible_with_a_seed_and_keeps_shape():
@@ -97,7 +97,7 @@ def test_augmentation_is_reproducible_with_a_seed_and_keeps_shape():
 
 
 def test_augmentation_layers_draw_independently():
-    config = TrainConfig(Path(), Path(), rotation=10.0, zoom=0.1)
+    config = TrainConfig((), Path(), rotation=10.0, zoom=0.1)
     augmenter = make_augmenter(7, config)
     rotation, zoom = augmenter.layers[1], augmenter.layers[2]
     images = np.zeros((64, 8, 8, 3), "float32")
@@ -108,7 +108,7 @@ def test_augmentation_layers_draw_independently():
 
 
 def test_contrast_jitter_lowers_as_well_as_raises_contrast():
-    config = TrainConfig(Path(), Path(), rotation=0.0, zoom=0.0, translation=0.0, contrast=0.3)
+    config = TrainConfig((), Path(), rotation=0.0, zoom=0.0, translation=0.0, contrast=0.3)
     augmenter = make_augmenter(3, config)
     image = np.random.default_rng(0).random((1, 16, 16, 3)).astype("float32") * 0.5 + 0.25
     ratios = [
@@ -132,7 +132,13 @@ def test_versions_are_never_overwritten(tmp_path):
 
 def test_ensemble_averages_members_trained_with_consecutive_seeds(dataset_dir, tmp_path):
     config = TrainConfig(
-        dataset_dir, tmp_path / "models", epochs=1, batch_size=8, image_size=32, ensemble=2, seed=5
+        (dataset_dir,),
+        tmp_path / "models",
+        epochs=1,
+        batch_size=8,
+        image_size=32,
+        ensemble=2,
+        seed=5,
     )
 
     result = train(config, log=lambda line: None)
@@ -149,7 +155,7 @@ def test_ensemble_averages_members_trained_with_consecutive_seeds(dataset_dir, t
 def test_logged_validation_is_that_of_the_saved_checkpoint(tiny_training):
     result, _ = tiny_training
     member = result.metadata["training"]["members"][0]
-    root = data.find_dataset_root(result.metadata["dataset"]["root"])
+    root = data.find_dataset_root(result.metadata["dataset"]["folders"][0]["root"])
     held_out = data.split_by_number(data.list_images(root), 0.34).validation
     classifier = load_classifier(result.version_dir)
     classifier.flip_averaging = False  # epochs are validated on the plain images
@@ -168,7 +174,7 @@ def test_batch_norm_statistics_are_recomputed_from_one_large_batch():
     model = keras.Model(inputs, keras.layers.Flatten()(norm(inputs)))
     images = np.random.default_rng(1).normal(5.0, 2.0, (64, 4, 4, 3)).astype("float32")
     decoded = data.DecodedImages(images, np.zeros(64, dtype=np.int64), [])
-    config = TrainConfig(Path(), Path(), class_names=("a",))
+    config = TrainConfig((), Path(), class_names=("a",))
     callback = PreciseBatchNormValidation(decoded, decoded, config, seed=0, batch=64)
     callback.set_model(model)
     callback.augment = lambda images, training: images  # exact statistics expected
@@ -184,7 +190,7 @@ def test_same_seed_trains_the_same_weights(tiny_training, tmp_path):
     result, _ = tiny_training
     settings = result.metadata["training"]
     config = TrainConfig(
-        Path(result.metadata["dataset"]["root"]),
+        (Path(result.metadata["dataset"]["folders"][0]["root"]),),
         tmp_path,
         epochs=settings["epochs"],
         batch_size=settings["batch_size"],
@@ -211,12 +217,12 @@ def test_new_versions_carry_their_calibration_and_uncertain_threshold(tiny_versi
 def test_distillation_mixes_the_teachers_served_probabilities_into_the_targets(tiny_training):
     result, _ = tiny_training
     teacher = load_classifier(result.version_dir, runtime="keras")
-    root = Path(result.metadata["dataset"]["root"])
+    root = Path(result.metadata["dataset"]["folders"][0]["root"])
     items = data.list_images(root)
     split = data.split_by_number(items, 0.34)
     train_set = data.decode_images(split.train, 48)  # the student reads smaller images
     config = TrainConfig(
-        root, result.version_dir.parent, image_size=48, val_fraction=0.34,
+        (root,), result.version_dir.parent, image_size=48, val_fraction=0.34,
         teacher=str(result.version_dir), teacher_weight=0.25,
     )  # fmt: skip
     lines: list[str] = []
@@ -235,7 +241,8 @@ def test_distillation_mixes_the_teachers_served_probabilities_into_the_targets(t
 def test_a_student_trains_from_its_teacher_and_records_it(tiny_training, tmp_path):
     result, _ = tiny_training
     config = TrainConfig(
-        Path(result.metadata["dataset"]["root"]), tmp_path, epochs=1, batch_size=8,
+        (Path(result.metadata["dataset"]["folders"][0]["root"]),), tmp_path, epochs=1,
+        batch_size=8,
         image_size=48, val_fraction=0.34, teacher=str(result.version_dir),
     )  # fmt: skip
 
@@ -248,7 +255,7 @@ def test_a_student_trains_from_its_teacher_and_records_it(tiny_training, tmp_pat
 @pytest.mark.parametrize("change", ["fraction", "fold", "data"])
 def test_a_teacher_that_saw_other_images_is_refused(change, tiny_training, dataset_dir, tmp_path):
     result, _ = tiny_training
-    root, fraction, fold = Path(result.metadata["dataset"]["root"]), 0.34, 0
+    root, fraction, fold = Path(result.metadata["dataset"]["folders"][0]["root"]), 0.34, 0
     if change == "fraction":
         fraction = 0.2  # the teacher trained on some of these held-out images
     elif change == "fold":
@@ -256,7 +263,7 @@ def test_a_teacher_that_saw_other_images_is_refused(change, tiny_training, datas
     else:
         root = dataset_dir  # same layout, other bytes
     config = TrainConfig(
-        root, tmp_path, epochs=1, image_size=48, val_fraction=fraction, val_fold=fold,
+        (root,), tmp_path, epochs=1, image_size=48, val_fraction=fraction, val_fold=fold,
         teacher=str(result.version_dir),
     )  # fmt: skip
 
@@ -281,7 +288,7 @@ def test_weight_average_keeps_the_mean_of_the_last_epochs():
 
 def test_averaging_the_last_epochs_replaces_choosing_the_best_one(dataset_dir, tmp_path):
     config = TrainConfig(
-        dataset_dir, tmp_path, epochs=2, batch_size=8, image_size=32, val_fraction=0.34,
+        (dataset_dir,), tmp_path, epochs=2, batch_size=8, image_size=32, val_fraction=0.34,
         average_last=2,
     )  # fmt: skip
     lines: list[str] = []

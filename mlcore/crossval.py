@@ -1,0 +1,283 @@
+"""Patient-block cross-validation: how a recipe reads patients it never saw.
+
+Each fold holds out whole blocks of file numbers (:func:`mlcore.data.split_by_blocks`),
+trains the recipe on the rest, and records what the network says about every
+held-out slice (out-of-fold predictions), how many real slices the not-a-CT check
+would refuse, and where the network looks (Grad-CAM mass inside the body). Each
+fold is written to ``<out_dir>/fold-<k>.json`` as soon as it ends, and
+``summary.json`` is rewritten from every fold file present, so folds may run in
+separate processes and a run cut short keeps what it finished.
+
+The temperature and the "uncertain" threshold that a shipped version uses are
+fitted on the pooled out-of-fold predictions (:func:`out_of_fold_calibration`);
+the confidently-wrong rate reported per fold uses a temperature and threshold
+fitted on the *other* folds only, so it is measured on slices nothing was fitted to.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from mlcore import data
+from mlcore.calibration import (
+    apply_temperature,
+    expected_calibration_error,
+    fit_temperature,
+    uncertain_threshold,
+)
+from mlcore.evaluation import classification_report
+from mlcore.explain import GradCam, attention_by_class, heatmap_grid
+from mlcore.ood import OutlierDetector
+from mlcore.training import (
+    Log,
+    TrainConfig,
+    fit_member,
+    make_ensemble,
+    predict_decoded,
+    prepare_data,
+    recipe,
+)
+
+# Readings at or above the threshold should be right this often (held-out slices):
+# what is left wrong above it is the confidently-wrong rate.
+TARGET_ACCURACY = 0.99
+
+
+def crossvalidate(
+    config: TrainConfig,
+    *,
+    folds: int,
+    out_dir: Path,
+    only: list[int] | None = None,
+    log: Log = print,
+) -> dict:
+    """Train and evaluate the recipe on each fold (or the folds in ``only``); returns
+    the summary over every fold file in ``out_dir``."""
+    if config.average_last < 1:
+        raise ValueError(
+            "cross-validation needs --average-last N: keeping the best epoch would choose "
+            "it on the held-out fold"
+        )
+    if config.teacher:
+        raise ValueError("cross-validation trains without a teacher (it saw other folds)")
+    if folds < 2:
+        raise data.DatasetError("Cross-validation needs at least 2 folds.")
+    wanted = list(range(folds)) if only is None else only
+    bad = [k for k in wanted if not 0 <= k < folds]
+    if bad:
+        raise data.DatasetError(f"There is no fold {bad[0]}: {folds} folds are 0-{folds - 1}.")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for fold in wanted:
+        log(f"Fold {fold + 1}/{folds} (fold {fold})")
+        record, heatmaps = run_fold(replace(config, folds=folds, val_fold=fold), log)
+        (out_dir / f"fold-{fold}-heatmaps.png").write_bytes(heatmaps)
+        _write_json(out_dir / f"fold-{fold}.json", record)
+        summary = summarize(out_dir)
+        _write_json(out_dir / "summary.json", summary)
+        report = record["report"]
+        log(
+            f"Fold {fold}: accuracy {report['accuracy']:.1%}, balanced "
+            f"{record['balanced_accuracy']:.1%}, recall "
+            + ", ".join(f"{n} {s['recall']:.1%}" for n, s in report["per_class"].items())
+            + f", attention in body {record['attention_in_body']['mean']:.2f}"
+        )
+    return summarize(out_dir)
+
+
+def run_fold(config: TrainConfig, log: Log) -> tuple[dict, bytes]:
+    """One fold: train on the other blocks, read the held-out ones. Returns the record
+    and a PNG grid of held-out slices with their heatmaps."""
+    prepared = prepare_data(config, log)
+    train_set, val_set = prepared.train_set, prepared.val_set
+    if not len(val_set.labels):
+        raise data.DatasetError(f"Fold {config.val_fold} holds out no readable image.")
+    started = time.monotonic()
+    members = [
+        fit_member(config, seed, train_set, val_set, log)[0]
+        for seed in range(config.seed, config.seed + config.ensemble)
+    ]
+    model = members[0] if len(members) == 1 else make_ensemble(members)
+    seconds = time.monotonic() - started
+    raw = predict_decoded(model, val_set, config)
+    detector = OutlierDetector.fit(prepared.whole_train.images)
+    refused = detector.refuse(prepared.whole_val.images)
+    explainer, predicted = GradCam(model), np.argmax(raw, axis=1)
+    attention = attention_by_class(
+        explainer, val_set.images, val_set.labels, predicted, config.class_names
+    )
+    heatmaps = heatmap_grid(
+        explainer, val_set.images, val_set.labels, predicted, config.class_names
+    )
+    report = classification_report(val_set.labels, raw, config.class_names)
+    roots = prepared.roots
+    record = {
+        "fold": config.val_fold,
+        "folds": config.folds,
+        "recipe": recipe(config),
+        "data": {
+            "folders": [str(root) for root in roots],
+            "fingerprint": prepared.fingerprint,
+            "train_counts": data.class_counts(prepared.split.train, config.class_names),
+            "validation_counts": data.class_counts(prepared.split.validation, config.class_names),
+            "left_out_near_validation": len(prepared.split.left_out),
+        },
+        "train_seconds": round(seconds, 1),
+        "report": report,
+        "balanced_accuracy": balanced_accuracy(report),
+        "refused_share": float(np.mean(refused)),
+        "attention_in_body": attention,
+        "predictions": [
+            {
+                "path": _relative(path, roots),
+                "label": int(label),
+                "probabilities": [round(float(p), 6) for p in row],
+                "refused": bool(out),
+            }
+            for path, label, row, out in zip(
+                val_set.paths, val_set.labels, raw, refused, strict=True
+            )
+        ],
+    }
+    return record, heatmaps
+
+
+def balanced_accuracy(report: dict) -> float:
+    recalls = [scores["recall"] for scores in report["per_class"].values()]
+    return float(np.mean(recalls))
+
+
+def out_of_fold_calibration(records: list[dict]) -> dict:
+    """Temperature and uncertain threshold fitted on every out-of-fold prediction."""
+    probabilities, labels, _, _ = _pooled(records)
+    temperature = fit_temperature(probabilities, labels)
+    scaled = apply_temperature(probabilities, temperature)
+    return {
+        "temperature": temperature,
+        "uncertain_below": uncertain_threshold(scaled, labels, target_accuracy=TARGET_ACCURACY),
+        "ece_before": round(expected_calibration_error(probabilities, labels), 4),
+        "ece_after_in_sample": round(expected_calibration_error(scaled, labels), 4),
+        "n_images": len(labels),
+        "fitted_on": f"out-of-fold predictions of {len(records)} patient-block folds",
+    }
+
+
+def summary_for_version(out_dir: Path, metadata: dict) -> dict:
+    """The cross-validation summary in ``out_dir``, checked to be of the recipe and the
+    data the version in ``metadata`` was trained with, and complete."""
+    path = Path(out_dir) / "summary.json"
+    try:
+        summary = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise data.DatasetError(f"No cross-validation summary at {path}: {exc}") from exc
+    training = metadata.get("training", {})
+    mine = {key: value for key, value in training.items() if key in summary["recipe"]}
+    differs = sorted(k for k in summary["recipe"] if mine.get(k) != summary["recipe"][k])
+    if differs:
+        raise data.DatasetError(
+            f"{path} cross-validated another recipe than version {metadata.get('version')} "
+            f"(differs in: {', '.join(differs)})."
+        )
+    if summary["data"]["fingerprint"] != metadata.get("dataset", {}).get("fingerprint"):
+        raise data.DatasetError(f"{path} cross-validated other data.")
+    if sorted(summary["folds_done"]) != list(range(summary["folds"])):
+        raise data.DatasetError(
+            f"{path} holds folds {summary['folds_done']} of {summary['folds']}: run them all."
+        )
+    return summary
+
+
+def summarize(out_dir: Path) -> dict:
+    """Per fold and mean ± spread over the folds present in ``out_dir``."""
+    records = [
+        json.loads(path.read_text())
+        for path in sorted(out_dir.glob("fold-*.json"), key=lambda p: int(p.stem[5:]))
+    ]
+    if not records:
+        raise data.DatasetError(f"No fold results in {out_dir}.")
+    recipes = {json.dumps(r["recipe"], sort_keys=True) for r in records}
+    fingerprints = {r["data"]["fingerprint"] for r in records}
+    if len(recipes) > 1 or len(fingerprints) > 1:
+        raise data.DatasetError(f"The folds in {out_dir} come from different recipes or data.")
+    rows = [_fold_row(record, [r for r in records if r is not record]) for record in records]
+    keys = [key for key in rows[0] if key != "fold"]
+    summary = {
+        "recipe": records[0]["recipe"],
+        "folds": records[0]["folds"],
+        "folds_done": [r["fold"] for r in records],
+        "data": {k: records[0]["data"][k] for k in ("folders", "fingerprint")},
+        "per_fold": rows,
+        "mean": {k: _mean([row[k] for row in rows]) for k in keys},
+        "spread": {k: _std([row[k] for row in rows]) for k in keys},
+        "calibration": out_of_fold_calibration(records),
+    }
+    return summary
+
+
+def _fold_row(record: dict, others: list[dict]) -> dict:
+    report = record["report"]
+    probabilities = np.array([p["probabilities"] for p in record["predictions"]])
+    labels = np.array([p["label"] for p in record["predictions"]])
+    refused = np.array([p["refused"] for p in record["predictions"]])
+    row = {
+        "fold": record["fold"],
+        "accuracy": report["accuracy"],
+        "balanced_accuracy": record["balanced_accuracy"],
+        **{f"recall_{n}": s["recall"] for n, s in report["per_class"].items()},
+        "refused_share": record["refused_share"],
+        "attention_in_body": record["attention_in_body"]["mean"],
+        **{
+            f"attention_{n}": share for n, share in record["attention_in_body"]["per_class"].items()
+        },
+        "confidently_wrong": None,
+        "uncertain_share": None,
+    }
+    if others:
+        # Fitted on the other folds only: this fold's slices are new to it.
+        fitted = out_of_fold_calibration(others)
+        scaled = apply_temperature(probabilities, fitted["temperature"])
+        confident = (scaled.max(axis=1) >= fitted["uncertain_below"]) & ~refused
+        wrong = scaled.argmax(axis=1) != labels
+        row["confidently_wrong"] = float(np.mean(confident & wrong))
+        row["uncertain_share"] = float(np.mean(~confident & ~refused))
+    return row
+
+
+def _pooled(records: list[dict]):
+    predictions = [p for record in records for p in record["predictions"]]
+    probabilities = np.array([p["probabilities"] for p in predictions], dtype=np.float64)
+    labels = np.array([p["label"] for p in predictions], dtype=np.int64)
+    refused = np.array([p["refused"] for p in predictions], dtype=bool)
+    folds = np.array([r["fold"] for r in records for _ in r["predictions"]])
+    return probabilities, labels, refused, folds
+
+
+def _mean(values: list) -> float | None:
+    present = [v for v in values if v is not None]
+    return round(float(np.mean(present)), 4) if present else None
+
+
+def _std(values: list) -> float | None:
+    present = [v for v in values if v is not None]
+    return round(float(np.std(present)), 4) if len(present) > 1 else None
+
+
+def _relative(path: Path, roots: list[Path]) -> str:
+    for root in roots:
+        if root in path.parents:
+            return f"{root.name}/{path.relative_to(root)}"
+    return str(path)
+
+
+def _write_json(path: Path, payload: dict) -> None:
+    """Write-then-rename: a reader (or a second process) never sees half a file."""
+    handle, scratch = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(handle, "w") as stream:
+        json.dump(payload, stream, indent=1)
+    os.replace(scratch, path)
