@@ -4,6 +4,7 @@ import json
 
 import pytest
 from django.core.management import CommandError, call_command
+from factories import synthetic_slice
 
 from mlcore import versions
 
@@ -87,3 +88,28 @@ def test_command_line_errors_exit_non_zero_without_a_traceback(tmp_path):
         f"CommandError: Data folder {tmp_path / 'none'} does not exist."
     )
     assert "Traceback" not in result.stderr
+
+
+def test_several_data_folders_are_pooled_and_recorded(dataset_dir, tmp_path):
+    extra = tmp_path / "extra"
+    for label, name in enumerate(("Cyst", "Normal", "Stone", "Tumor")):
+        (extra / name).mkdir(parents=True)
+        for number in (701, 702):
+            synthetic_slice(label, number).save(extra / name / f"{name}- ({number}).jpg")
+    models = tmp_path / "models"
+
+    call_command(
+        "train_model",
+        "--data-dir", str(dataset_dir), "--data-dir", str(extra),
+        "--epochs", "1", "--batch-size", "8", "--image-size", "32",
+        "--val-fraction", "0.25", "--body-mask", "on", "--output", str(models),
+    )  # fmt: skip
+
+    (version,) = versions.list_versions(models)
+    metadata = json.loads((models / version / "metadata.json").read_text())
+    folders = metadata["dataset"]["folders"]
+    assert [f["root"] for f in folders] == [str(dataset_dir.resolve()), str(extra.resolve())]
+    assert [f["counts"]["Stone"] for f in folders] == [6, 2]
+    assert metadata["dataset"]["counts"]["Stone"] == 8
+    assert len({f["fingerprint"] for f in folders}) == 2
+    assert metadata["preprocessing"]["body_mask"] is True

@@ -7,23 +7,35 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from mlcore import data, versions
 from mlcore.calibration import apply_temperature, calibrate, uncertain_threshold
+from mlcore.crossval import summary_for_version
 from mlcore.evaluation import classification_report, recall_summary
 from mlcore.inference import load_classifier
 from mlcore.ood import OutlierDetector
+from scans.management.training_options import add_data_arguments
 from scans.services import model_version_activate, model_versions_sync
 
 
 class Command(BaseCommand):
     help = (
         "Fit temperature scaling and the 'uncertain' threshold of a model version on its "
-        "held-out split (the same contiguous file-number blocks it was validated on), and "
-        "the not-a-CT-slice detector on its training split; measure the version again on "
-        "the held-out split as it will serve; write all that into a new version with the "
-        "same weights."
+        "held-out split (the same file-number blocks it was validated on) or, with "
+        "--crossvalidation, on the out-of-fold predictions of its recipe; fit the "
+        "not-a-CT-slice detector on its training slices (given --data-dir); measure the "
+        "version again on the held-out split as it will serve; write all that into a new "
+        "version with the same weights."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--data-dir", type=Path, required=True)
+        add_data_arguments(parser, required=False)
+        parser.add_argument(
+            "--crossvalidation",
+            type=Path,
+            default=None,
+            help="a crossvalidate_model --output folder of the version's recipe and data: "
+            "fit on its out-of-fold predictions instead of a held-out split (the way to "
+            "calibrate a version trained on every slice; with --data-dir the not-a-CT "
+            "check is fitted again on its training slices too)",
+        )
         parser.add_argument("--model", default=None, help="version (default: the active one)")
         parser.add_argument(
             "--flip-averaging",
@@ -36,23 +48,37 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         models_dir = Path(settings.MODELS_DIR)
+        if not (options["crossvalidation"] or options["data_dir"]):
+            raise CommandError("Give --data-dir, --crossvalidation, or both.")
+        if options["crossvalidation"]:
+            if options["flip_averaging"]:
+                raise CommandError(
+                    "--flip-averaging cannot change with --crossvalidation: the out-of-fold "
+                    "predictions were read as the recipe says."
+                )
+            self._from_crossvalidation(models_dir, options)
+            return
         try:
             classifier = load_classifier(options["model"], models_dir=models_dir, runtime="litert")
             training = classifier.metadata.get("training", {})
-            root = data.find_dataset_root(options["data_dir"], classifier.class_names)
-            items = data.list_images(root, classifier.class_names)
-            split = data.split_by_number(
-                items,
-                training.get("val_fraction", 0.2),
-                fold=training.get("val_fold", 0),
+            _, items = data.list_images_in(options["data_dir"], classifier.class_names)
+            split = data.split_items(
+                data.drop_duplicates(items).kept,
+                val_fraction=training.get("val_fraction", 0.2),
+                val_fold=training.get("val_fold", 0),
+                folds=training.get("folds", 0),
                 num_classes=len(classifier.class_names),
             )
-            held_out = data.decode_images(split.validation, classifier.image_size)
-            trained_on = data.decode_images(split.train, classifier.image_size)
+            size, masked = classifier.image_size, classifier.body_mask
+            held_out = data.decode_images(split.validation, size, body_mask=masked)
+            trained_on = data.decode_images(split.train, size)  # whole, as the check reads
         except (data.DatasetError, versions.VersionError, FileNotFoundError) as exc:
             raise CommandError(str(exc)) from exc
         if not len(held_out.labels):
-            raise CommandError("The held-out split is empty: nothing to calibrate on.")
+            raise CommandError(
+                "The held-out split is empty: nothing to calibrate on (a version trained on "
+                "every slice is calibrated with --crossvalidation)."
+            )
         if options["flip_averaging"]:
             classifier.flip_averaging = options["flip_averaging"] == "on"
         raw = classifier.predict_arrays(held_out.images, calibrated=False)
@@ -89,3 +115,59 @@ class Command(BaseCommand):
         if options["activate"]:
             model_version_activate(version_id=derived.name)
             self.stdout.write(f"Version {derived.name} is now active.")
+
+    def _from_crossvalidation(self, models_dir: Path, options: dict) -> None:
+        try:
+            source = versions.resolve(options["model"], root=models_dir)
+            metadata = versions.read_metadata(source)
+            summary = summary_for_version(options["crossvalidation"], metadata)
+            updates = {}
+            if options["data_dir"]:
+                updates["ood"] = _outlier_detector(metadata, options["data_dir"])
+        except (data.DatasetError, versions.VersionError, FileNotFoundError) as exc:
+            raise CommandError(str(exc)) from exc
+        calibration = dict(summary["calibration"])
+        threshold = calibration.pop("uncertain_below")
+        inference = {**metadata.get("inference", {}), "uncertain_below": threshold}
+        metrics = {
+            **metadata.get("metrics", {}),
+            "crossvalidation": {
+                key: summary[key]
+                for key in ("folds", "per_fold", "mean", "spread", "recipe", "data")
+            },
+        }
+        derived = versions.derive_version(
+            models_dir,
+            source,
+            {"calibration": calibration, "inference": inference, "metrics": metrics, **updates},
+        )
+        mean = summary["mean"]
+        self.stdout.write(
+            f"Version {derived.name} (weights of {metadata['version']}): temperature "
+            f"{calibration['temperature']}, uncertain below {threshold:.2f}, fitted on "
+            f"{calibration['n_images']} out-of-fold predictions of {summary['folds']} folds "
+            f"(balanced accuracy {mean['balanced_accuracy']:.1%} mean over folds)"
+        )
+        model_versions_sync(models_dir=models_dir)
+        if options["activate"]:
+            model_version_activate(version_id=derived.name)
+            self.stdout.write(f"Version {derived.name} is now active.")
+
+
+def _outlier_detector(metadata: dict, data_dirs) -> dict:
+    """The not-a-CT check fitted again on the version's own training slices, whole."""
+    training = metadata.get("training", {})
+    class_names = metadata["class_names"]
+    _, items = data.list_images_in(data_dirs, class_names)
+    kept = data.drop_duplicates(items).kept
+    if data.fingerprint(kept) != metadata["dataset"]["fingerprint"]:
+        raise data.DatasetError("These folders are not the data the version was trained on.")
+    split = data.split_items(
+        kept,
+        val_fraction=training.get("val_fraction", 0.2),
+        val_fold=training.get("val_fold", 0),
+        folds=training.get("folds", 0),
+        num_classes=len(class_names),
+    )
+    whole = data.decode_images(split.train, int(metadata["input_size"][0]))
+    return OutlierDetector.fit(whole.images).to_metadata()

@@ -9,6 +9,7 @@ from mlcore import data, versions
 from mlcore.evaluation import recall_summary
 from mlcore.model import WeightsUnavailableError
 from mlcore.training import TrainConfig, train
+from scans.management.training_options import add_recipe_arguments, recipe_options
 from scans.services import model_version_activate, model_versions_sync
 
 
@@ -20,40 +21,25 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         source = parser.add_mutually_exclusive_group(required=True)
-        source.add_argument("--data-dir", type=Path, help="folder holding the class folders")
+        source.add_argument(
+            "--data-dir",
+            type=Path,
+            action="append",
+            help="a folder holding the class folders; give it more than once to pool folders",
+        )
         source.add_argument(
             "--download", action="store_true", help=f"download {data.KAGGLE_DATASET} (kagglehub)"
         )
-        defaults = TrainConfig(data_dir=Path(), models_dir=Path())
-        parser.add_argument("--epochs", type=_positive_int, default=defaults.epochs)
-        parser.add_argument("--batch-size", type=_positive_int, default=defaults.batch_size)
-        parser.add_argument("--alpha", type=float, default=defaults.alpha)
-        parser.add_argument("--image-size", type=_positive_int, default=defaults.image_size)
-        parser.add_argument(
-            "--weights",
-            default=defaults.weights,
-            help="'none' (from scratch), 'imagenet' (needs internet) or a local weights file",
-        )
-        parser.add_argument(
-            "--fine-tune-layers",
-            default="all",
-            help="how many of the base's last layers train: 'all' or a number (0 freezes it)",
-        )
+        defaults = TrainConfig(data_dirs=(), models_dir=Path())
         parser.add_argument("--val-fraction", type=float, default=defaults.val_fraction)
         parser.add_argument(
             "--val-fold",
             type=int,
             default=defaults.val_fold,
             help="which block of file numbers to hold out: 0 the highest (default), 1 the "
-            "one below it... (cross-validation)",
+            "one below it...",
         )
-        parser.add_argument("--seed", type=int, default=defaults.seed)
-        parser.add_argument(
-            "--ensemble",
-            type=_positive_int,
-            default=defaults.ensemble,
-            help="train N networks (seeds seed..seed+N-1) and average them",
-        )
+        add_recipe_arguments(parser)
         parser.add_argument(
             "--teacher",
             default=None,
@@ -67,13 +53,6 @@ class Command(BaseCommand):
             help="share of the teacher's probabilities in the targets (0-1]",
         )
         parser.add_argument(
-            "--average-last",
-            type=int,
-            default=defaults.average_last,
-            help="keep the average of the last N epochs' weights instead of the best "
-            "epoch by validation (0: best epoch)",
-        )
-        parser.add_argument(
             "--output", type=Path, default=None, help="models folder (default: MODELS_DIR)"
         )
         parser.add_argument(
@@ -83,23 +62,17 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         models_dir = options["output"] or Path(settings.MODELS_DIR)
         try:
-            data_dir = data.download_dataset() if options["download"] else options["data_dir"]
+            data_dirs = (
+                (data.download_dataset(),) if options["download"] else tuple(options["data_dir"])
+            )
             config = TrainConfig(
-                data_dir=data_dir,
+                data_dirs=data_dirs,
                 models_dir=models_dir,
-                epochs=options["epochs"],
-                batch_size=options["batch_size"],
-                alpha=options["alpha"],
-                image_size=options["image_size"],
-                weights=options["weights"],
-                fine_tune_layers=_fine_tune_layers(options["fine_tune_layers"]),
                 val_fraction=options["val_fraction"],
                 val_fold=options["val_fold"],
-                seed=options["seed"],
-                ensemble=options["ensemble"],
                 teacher=options["teacher"],
                 teacher_weight=options["teacher_weight"],
-                average_last=options["average_last"],
+                **recipe_options(options),
             )
             result = train(config, log=self.stdout.write)
             serves_app = models_dir.resolve() == Path(settings.MODELS_DIR).resolve()
@@ -135,18 +108,3 @@ class Command(BaseCommand):
             self.stdout.write("No validation split (--val-fraction 0): nothing was evaluated.")
         if activated:
             self.stdout.write(self.style.SUCCESS(f"Version {metadata['version']} is now active."))
-
-
-def _positive_int(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise ValueError("must be at least 1")
-    return number
-
-
-def _fine_tune_layers(value: str) -> int | None:
-    if value == "all":
-        return None
-    if not value.isdigit():
-        raise ValueError(f"--fine-tune-layers takes 'all' or a number, not {value!r}")
-    return int(value)

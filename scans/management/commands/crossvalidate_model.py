@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from mlcore import data
+from mlcore.crossval import crossvalidate
+from mlcore.model import WeightsUnavailableError
+from mlcore.training import TrainConfig
+from scans.management.training_options import (
+    add_data_arguments,
+    add_recipe_arguments,
+    recipe_options,
+)
+
+
+class Command(BaseCommand):
+    help = (
+        "Patient-block cross-validation of a training recipe: train one model per fold "
+        "of file-number blocks, read the held-out blocks, and write each fold and the "
+        "summary (mean and spread over the folds) as JSON to --output as it ends. "
+        "Nothing is activated or shipped."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        add_data_arguments(parser)
+        parser.add_argument("--folds", type=int, default=5, help="how many folds (at least 2)")
+        parser.add_argument(
+            "--fold",
+            type=int,
+            action="append",
+            help="run only this fold (repeatable; default: every fold). Folds run in "
+            "separate processes may share --output.",
+        )
+        parser.add_argument(
+            "--output", type=Path, required=True, help="folder for fold-K.json and summary.json"
+        )
+        add_recipe_arguments(parser)
+
+    def handle(self, *args, **options) -> None:
+        try:
+            config = TrainConfig(
+                data_dirs=tuple(options["data_dir"]),
+                models_dir=Path(settings.MODELS_DIR),
+                **recipe_options(options),
+            )
+            summary = crossvalidate(
+                config,
+                folds=options["folds"],
+                out_dir=options["output"],
+                only=options["fold"],
+                log=self.stdout.write,
+            )
+        except (data.DatasetError, WeightsUnavailableError) as exc:
+            raise CommandError(str(exc)) from exc
+        except ValueError as exc:
+            raise CommandError(f"Invalid option: {exc}") from exc
+        mean, spread = summary["mean"], summary["spread"]
+        done = ", ".join(str(k) for k in summary["folds_done"])
+        self.stdout.write(
+            f"Folds {done} of {summary['folds']}: balanced accuracy "
+            f"{_pm(mean, spread, 'balanced_accuracy')}, accuracy {_pm(mean, spread, 'accuracy')}"
+        )
+        recalls = ", ".join(
+            f"{key[7:]} {_pm(mean, spread, key)}" for key in mean if key.startswith("recall_")
+        )
+        self.stdout.write(f"Recall: {recalls}")
+        self.stdout.write(
+            f"Attention in body {_pm(mean, spread, 'attention_in_body', percent=False)}, "
+            f"refused {_pm(mean, spread, 'refused_share')}, confidently wrong "
+            f"{_pm(mean, spread, 'confidently_wrong')}"
+        )
+        self.stdout.write(f"Written to {options['output']}")
+
+
+def _pm(mean: dict, spread: dict, key: str, *, percent: bool = True) -> str:
+    if mean.get(key) is None:
+        return "n/a"
+    scale, unit = (100, " %") if percent else (1, "")
+    text = f"{mean[key] * scale:.1f}" if percent else f"{mean[key]:.2f}"
+    if spread.get(key) is not None:
+        text += f" ± {spread[key] * scale:.1f}" if percent else f" ± {spread[key]:.2f}"
+    return text + unit
