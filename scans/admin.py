@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import csv
+from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse
@@ -221,6 +222,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
         "id",
         "created",
         "is_active",
+        "crossvalidated_display",
         "validation_accuracy_display",
         "reviewed",
         "agreement",
@@ -238,6 +240,16 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         self._agreement = agreement_by_model_version()
         return super().get_queryset(request)
+
+    @admin.display(description="Cross-validated (new patients)")
+    def crossvalidated_display(self, version: ModelVersion) -> str:
+        figure = version.crossvalidated_balanced_accuracy
+        if figure is None:
+            return "—"
+        mean, spread = figure
+        text = f"{mean:.1%}" + (f" ± {spread:.1%}" if spread is not None else "")
+        url = reverse("model_card") + "?" + urlencode({"version": version.id})
+        return format_html('<a href="{}">balanced accuracy {}</a>', url, text)
 
     @admin.display(description="Held-out accuracy")
     def validation_accuracy_display(self, version: ModelVersion) -> str:

@@ -61,6 +61,15 @@ class ModelVersion(models.Model):
     def validation_accuracy(self) -> float | None:
         return (self.metrics.get("validation") or {}).get("accuracy")
 
+    @property
+    def crossvalidated_balanced_accuracy(self) -> tuple[float, float | None] | None:
+        """(mean, spread) of the balanced accuracy over patient-block folds, if measured."""
+        crossvalidation = self.metrics.get("crossvalidation") or {}
+        mean = (crossvalidation.get("mean") or {}).get("balanced_accuracy")
+        if mean is None:
+            return None
+        return mean, (crossvalidation.get("spread") or {}).get("balanced_accuracy")
+
 
 def scan_upload_path(scan: Scan, filename: str) -> str:
     """A random stored name: the uploaded name may carry patient details or paths."""

@@ -29,6 +29,41 @@ def active_model_version(*, models_dir: Path) -> dict | None:
         return None
 
 
+def model_version_card(*, metadata: dict) -> dict:
+    """What a version's card shows: how it was measured on patients it never saw
+    (patient-block cross-validation when it has it, else its held-out split)."""
+    metrics = metadata.get("metrics") or {}
+    crossvalidation = metrics.get("crossvalidation")
+    classes = metadata.get("class_names", [])
+    card = {
+        "metadata": metadata,
+        "classes": classes,
+        "calibration": metadata.get("calibration") or {},
+        "held_out": metrics.get("validation"),
+        "crossvalidation": None,
+    }
+    if crossvalidation:
+        mean, spread = crossvalidation["mean"], crossvalidation["spread"]
+
+        def figures(row: dict) -> dict:
+            return {
+                "balanced_accuracy": row.get("balanced_accuracy"),
+                "accuracy": row.get("accuracy"),
+                "recalls": [row.get(f"recall_{name}") for name in classes],
+                "attention_in_body": row.get("attention_in_body"),
+                "confidently_wrong": row.get("confidently_wrong"),
+                "refused_share": row.get("refused_share"),
+            }
+
+        card["crossvalidation"] = {
+            "folds": crossvalidation["folds"],
+            "rows": [{"fold": row["fold"], **figures(row)} for row in crossvalidation["per_fold"]],
+            "mean": figures(mean),
+            "spread": figures(spread),
+        }
+    return card
+
+
 def model_version_metadata(*, version: str, models_dir: Path) -> dict:
     """A version's metadata.json, or {} if its folder is gone."""
     try:

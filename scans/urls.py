@@ -16,6 +16,7 @@ urlpatterns = [
     path("scans/<int:scan_id>/delete/", views.scan_delete, name="scan_delete"),
     path("scans/<int:scan_id>/retry/", views.scan_retry, name="scan_retry"),
     path("accounts/signup/", views.signup, name="signup"),
+    path("model/", views.model_card, name="model_card"),
 ]
 urlpatterns += [
     path("review/", views.worklist, name="worklist"),

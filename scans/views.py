@@ -24,6 +24,7 @@ from scans.models import AuditEvent, Diagnosis, ModelVersion, Scan
 from scans.selectors import (
     active_model_version,
     dashboard_stats,
+    model_version_card,
     model_version_metadata,
     scan_counts_for_user,
     scan_get_for_user,
@@ -54,6 +55,21 @@ def get_scan_to_delete(request: HttpRequest, scan_id: int) -> Scan:
 
 def can_delete(user, scan: Scan) -> bool:
     return scan.owner_id == user.pk or user.has_perm("scans.delete_scan")
+
+
+@require_GET
+@login_required
+def model_card(request: HttpRequest) -> HttpResponse:
+    """How a model version (the active one unless ?version= names another) reads
+    patients it never saw, from its own metadata."""
+    version = request.GET.get("version")
+    if version:
+        metadata = model_version_metadata(version=version, models_dir=settings.MODELS_DIR)
+    else:
+        metadata = _active_model()
+    if not metadata:
+        raise Http404("No such model version.")
+    return render(request, "scans/model_card.html", model_version_card(metadata=metadata))
 
 
 def _active_model() -> dict | None:

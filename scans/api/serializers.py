@@ -193,10 +193,26 @@ class ScanFilterSerializer(serializers.Serializer):
 class ModelVersionSerializer(serializers.ModelSerializer):
     validation_accuracy = serializers.FloatField(allow_null=True)
     recall = serializers.SerializerMethodField()
+    crossvalidated_balanced_accuracy = serializers.SerializerMethodField()
 
     class Meta:
         model = ModelVersion
-        fields = ["id", "created", "is_active", "validation_accuracy", "recall", "metrics"]
+        fields = [
+            "id",
+            "created",
+            "is_active",
+            "crossvalidated_balanced_accuracy",
+            "validation_accuracy",
+            "recall",
+            "metrics",
+        ]
+
+    @extend_schema_field(serializers.FloatField(allow_null=True))
+    def get_crossvalidated_balanced_accuracy(self, version: ModelVersion) -> float | None:
+        """Mean over patient-block folds of the mean class recall (new patients); null
+        for a version that was not cross-validated. Per fold: metrics.crossvalidation."""
+        figure = version.crossvalidated_balanced_accuracy
+        return figure[0] if figure else None
 
     @extend_schema_field(serializers.DictField(child=serializers.FloatField()))
     def get_recall(self, version: ModelVersion) -> dict[str, float]:

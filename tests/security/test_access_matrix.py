@@ -71,6 +71,7 @@ ACCESS: dict[str, Access] = {
     "password_change": Access(PAGE, {"GET": 200, "POST": 302, "PUT": 200}),
     "password_change_done": Access(PAGE, {"GET": 200}),
     "api-docs": Access(PAGE, {"GET": 200}),
+    "model_card": Access(PAGE, {"GET": 200}),
     "scan_detail": Access(SCAN_PAGE, {"GET": 200}),
     "scan_image": Access(SCAN_PAGE, {"GET": 200}),
     "scan_thumbnail": Access(SCAN_PAGE, {"GET": 200}),

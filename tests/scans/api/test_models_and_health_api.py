@@ -22,12 +22,17 @@ def test_models_lists_every_version_with_its_metrics_and_the_active_one(
     assert set(by_id) == {OLD, NEW}
     assert by_id[OLD]["is_active"] is True
     assert by_id[NEW]["is_active"] is False
-    metadata = json.loads((two_versions / NEW / "metadata.json").read_text())
-    validation = metadata["metrics"]["validation"]
-    assert by_id[NEW]["validation_accuracy"] == pytest.approx(validation["accuracy"])
-    assert by_id[NEW]["recall"] == {
-        name: pytest.approx(row["recall"]) for name, row in validation["per_class"].items()
-    }
+    for version in (OLD, NEW):
+        metrics = json.loads((two_versions / version / "metadata.json").read_text())["metrics"]
+        validation = metrics.get("validation") or {"per_class": {}}
+        assert by_id[version]["validation_accuracy"] == validation.get("accuracy")
+        assert by_id[version]["recall"] == {
+            name: pytest.approx(row["recall"]) for name, row in validation["per_class"].items()
+        }
+        crossvalidation = metrics.get("crossvalidation") or {"mean": {}}
+        assert by_id[version]["crossvalidated_balanced_accuracy"] == (
+            crossvalidation["mean"].get("balanced_accuracy")
+        )
 
 
 def test_models_needs_credentials(api):
