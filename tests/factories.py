@@ -16,7 +16,8 @@ from mlcore.data import CLASS_NAMES
 
 IMAGES_PER_CLASS = 6
 SHIPPED = Path(__file__).resolve().parents[1] / "models"  # the repository's model versions
-OLD, NEW = "20261126-153052", "20261126-161846"
+# models/ keeps the active version and the one before it: tests switch between them.
+OLD, NEW = sorted(p.name for p in SHIPPED.iterdir() if p.is_dir())[-2:]
 
 
 def synthetic_slice(label: int, number: int, size: int = 64) -> Image.Image:

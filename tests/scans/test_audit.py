@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
-from factories import upload_file
+from factories import NEW, OLD, upload_file
 
 from scans import services
 from scans.models import AuditEvent
@@ -49,13 +49,13 @@ def test_upload_view_image_and_delete_are_recorded(
 def test_review_and_model_activation_are_recorded(alice, rita, make_scan, two_versions):
     scan = make_scan(alice)
     services.review_create(scan=scan, reviewer=rita, verdict="Tumor")
-    services.model_version_activate(version_id="20261126-161846", actor=rita)
+    services.model_version_activate(version_id=NEW, actor=rita)
 
     review, activation = AuditEvent.objects.order_by("pk")
     assert (review.action, review.detail) == ("review", {"verdict": "Tumor"})
     assert activation.action == "activate_model"
-    assert activation.object_id == "20261126-161846"
-    assert activation.detail["previous"] == "20261126-153052"
+    assert activation.object_id == NEW
+    assert activation.detail["previous"] == OLD
 
 
 def test_events_can_be_neither_changed_nor_deleted(alice):
