@@ -111,10 +111,7 @@ class Command(BaseCommand):
             f"Held-out accuracy {report['accuracy']:.1%} on {report['n_images']} images "
             f"(flip averaging {'on' if classifier.flip_averaging else 'off'}); recall: {recalls}"
         )
-        model_versions_sync(models_dir=models_dir)
-        if options["activate"]:
-            model_version_activate(version_id=derived.name)
-            self.stdout.write(f"Version {derived.name} is now active.")
+        self._publish(models_dir, derived.name, activate=options["activate"])
 
     def _from_crossvalidation(self, models_dir: Path, options: dict) -> None:
         try:
@@ -148,10 +145,13 @@ class Command(BaseCommand):
             f"{calibration['n_images']} out-of-fold predictions of {summary['folds']} folds "
             f"(balanced accuracy {mean['balanced_accuracy']:.1%} mean over folds)"
         )
+        self._publish(models_dir, derived.name, activate=options["activate"])
+
+    def _publish(self, models_dir: Path, version: str, *, activate: bool) -> None:
         model_versions_sync(models_dir=models_dir)
-        if options["activate"]:
-            model_version_activate(version_id=derived.name)
-            self.stdout.write(f"Version {derived.name} is now active.")
+        if activate:
+            model_version_activate(version_id=version)
+            self.stdout.write(f"Version {version} is now active.")
 
 
 def _outlier_detector(metadata: dict, data_dirs) -> dict:
