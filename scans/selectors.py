@@ -52,6 +52,7 @@ def model_version_card(*, metadata: dict) -> dict:
                 "recalls": [row.get(f"recall_{name}") for name in classes],
                 "attention_in_body": row.get("attention_in_body"),
                 "confidently_wrong": row.get("confidently_wrong"),
+                "uncertain_share": row.get("uncertain_share"),
                 "refused_share": row.get("refused_share"),
             }
 

@@ -61,7 +61,7 @@ def test_model_card_lists_every_fold_and_the_mean(client, alice, crossvalidated_
 
     assert "Model version cv-version" in html
     assert "<td>73.4%</td>" in html and "<td>77.4%</td>" in html  # each fold
-    assert "<strong>75.4%</strong> ± 2.0%" in html  # the mean, not the best fold
+    assert "<strong>75.4%</strong><br><small>± 2.0%</small>" in html  # the mean, not the best
     assert "Stone recall" in html
 
 
