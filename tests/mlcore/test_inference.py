@@ -7,7 +7,7 @@ from factories import encode, synthetic_slice
 from mlcore import data, versions
 from mlcore.calibration import apply_temperature
 from mlcore.inference import Prediction, load_classifier
-from mlcore.preprocessing import UnsupportedFormatError
+from mlcore.preprocessing import UnsupportedFormatError, load_image
 
 
 @pytest.fixture(scope="module")
@@ -160,3 +160,15 @@ def test_uncertain_follows_the_versions_threshold(tiny_version, image_bytes):
     assert all(p.uncertain for p in classifier.classify_batch(image_bytes))
     classifier.uncertain_below = 0.0
     assert not any(p.uncertain for p in classifier.classify_batch(image_bytes))
+
+
+def test_a_body_masked_version_reads_what_training_read_and_checks_the_whole_slice(sample_dir):
+    classifier = load_classifier(models_dir=versions.DEFAULT_MODELS_DIR)
+    path = sample_dir / "Tumor" / "Tumor- (1).jpg"
+    assert classifier.body_mask is True
+
+    whole = classifier.preprocess(path)
+
+    assert np.array_equal(whole, load_image(path, classifier.image_size))  # the OOD check's
+    trained_on = load_image(path, classifier.image_size, body_mask=True)
+    assert np.array_equal(classifier.model_input(whole[None])[0], trained_on)
