@@ -86,7 +86,7 @@ def crossvalidate(
             f"Fold {fold}: accuracy {report['accuracy']:.1%}, balanced "
             f"{record['balanced_accuracy']:.1%}, recall "
             + ", ".join(f"{n} {s['recall']:.1%}" for n, s in report["per_class"].items())
-            + f", attention in body {record['attention_in_body']['mean']:.2f}"
+            + f", attention in body {_figure(record['attention_in_body']['mean'])}"
         )
     return summarize(out_dir)
 
@@ -203,8 +203,11 @@ def summarize(out_dir: Path) -> dict:
         raise data.DatasetError(f"No fold results in {out_dir}.")
     recipes = {json.dumps(r["recipe"], sort_keys=True) for r in records}
     fingerprints = {r["data"]["fingerprint"] for r in records}
-    if len(recipes) > 1 or len(fingerprints) > 1:
-        raise data.DatasetError(f"The folds in {out_dir} come from different recipes or data.")
+    fold_counts = {r["folds"] for r in records}
+    if len(recipes) > 1 or len(fingerprints) > 1 or len(fold_counts) > 1:
+        raise data.DatasetError(
+            f"The folds in {out_dir} come from different recipes, data or numbers of folds."
+        )
     rows = [_fold_row(record, [r for r in records if r is not record]) for record in records]
     keys = [key for key in rows[0] if key != "fold"]
     summary = {
@@ -256,6 +259,10 @@ def _pooled(records: list[dict]):
     refused = np.array([p["refused"] for p in predictions], dtype=bool)
     folds = np.array([r["fold"] for r in records for _ in r["predictions"]])
     return probabilities, labels, refused, folds
+
+
+def _figure(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
 
 
 def _mean(values: list) -> float | None:

@@ -111,7 +111,7 @@ def train(config: TrainConfig, log: Log = print) -> TrainResult:
         log(f"Skipped {len(skipped)} unreadable image(s).")
     targets = None
     if config.teacher:
-        targets = distillation_targets(config, train_set, fingerprint, log)
+        targets = distillation_targets(config, prepared.whole_train, fingerprint, log)
 
     started = time.monotonic()
     members, member_records = [], []
@@ -397,7 +397,7 @@ def make_augmenter(seed: int, config: TrainConfig | None = None) -> keras.Sequen
 
 
 def distillation_targets(
-    config: TrainConfig, train_set: data.DecodedImages, fingerprint: str, log: Log
+    config: TrainConfig, whole_train: data.DecodedImages, fingerprint: str, log: Log
 ) -> np.ndarray:
     """Training targets mixing the labels with a teacher version's probabilities.
 
@@ -424,13 +424,14 @@ def distillation_targets(
         )
     if tuple(teacher.class_names) != tuple(config.class_names):
         raise data.DatasetError(f"Teacher {teacher.version} has other classes.")
+    # The whole slices, masked (or not) as the teacher itself reads them.
     if teacher.image_size == config.image_size:
-        images = train_set.images
+        images = teacher.model_input(whole_train.images)
     else:
         images = np.stack(
             [
                 load_image(path, teacher.image_size, body_mask=teacher.body_mask)
-                for path in train_set.paths
+                for path in whole_train.paths
             ]
         )
     probabilities = np.concatenate(
@@ -439,9 +440,9 @@ def distillation_targets(
             for start in range(0, len(images), 64)
         ]
     )
-    agreement = float(np.mean(np.argmax(probabilities, 1) == train_set.labels))
+    agreement = float(np.mean(np.argmax(probabilities, 1) == whole_train.labels))
     log(f"Teacher {teacher.version}: agrees with {agreement:.1%} of the training labels")
-    labels = keras.utils.to_categorical(train_set.labels, len(config.class_names))
+    labels = keras.utils.to_categorical(whole_train.labels, len(config.class_names))
     return (1 - config.teacher_weight) * labels + config.teacher_weight * probabilities
 
 

@@ -66,7 +66,10 @@ def model_version_card(*, metadata: dict) -> dict:
 
 
 def model_version_metadata(*, version: str, models_dir: Path) -> dict:
-    """A version's metadata.json, or {} if its folder is gone."""
+    """A version's metadata.json, or {} if its folder is gone. Only a version id of the
+    models folder is looked up, never a path (the id may come from a URL)."""
+    if version not in versions.list_versions(models_dir):
+        return {}
     try:
         return versions.read_metadata(versions.resolve(version, root=models_dir))
     except versions.VersionError:

@@ -164,6 +164,7 @@ def scan_report(request: HttpRequest, scan_id: int) -> HttpResponse:
         "bars": probability_bars(scan),
         "calibration": metadata.get("calibration") or {},
         "held_out": (metadata.get("metrics") or {}).get("validation") or {},
+        "crossvalidation": (metadata.get("metrics") or {}).get("crossvalidation") or {},
         "printed_at": timezone.now(),
     }
     return render(request, "scans/report.html", context)

@@ -78,6 +78,10 @@ def test_model_card_needs_a_login_and_an_existing_version(client, alice, two_ver
     assert client.get(reverse("model_card")).status_code == 302
     client.force_login(alice)
     assert client.get(reverse("model_card") + "?version=v404").status_code == 404
+    # A path is never read, even one that holds a version.
+    outside = f"?version={two_versions / OLD}"
+    assert client.get(reverse("model_card") + outside).status_code == 404
+    assert client.get(reverse("model_card") + f"?version=../models/{OLD}").status_code == 404
 
 
 def test_admin_shows_the_cross_validated_figure_linked_to_the_card(

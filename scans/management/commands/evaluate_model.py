@@ -9,6 +9,7 @@ from mlcore import data, versions
 from mlcore.evaluation import evaluate_folder
 from mlcore.explain import GradCam
 from mlcore.inference import load_classifier
+from mlcore.runtime import KERAS_FILE
 from scans.management.training_options import add_data_arguments
 
 
@@ -33,7 +34,10 @@ class Command(BaseCommand):
                 models_dir=settings.MODELS_DIR,
                 runtime=settings.INFERENCE_RUNTIME,
             )
-            explainer = GradCam.from_version(classifier.version_dir)
+            # Attention needs the Keras model (gradients): a LiteRT-only version is
+            # evaluated without it.
+            has_keras = (classifier.version_dir / KERAS_FILE).is_file()
+            explainer = GradCam.from_version(classifier.version_dir) if has_keras else None
             report = evaluate_folder(classifier, options["data_dir"], explainer=explainer)
         except (data.DatasetError, versions.VersionError, OSError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
