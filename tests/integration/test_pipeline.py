@@ -98,17 +98,24 @@ def test_worker_process_killed_mid_task_still_reads_every_scan_once(
     # Kill the pool process while it is reading a scan (the scan is 'processing'). A
     # kill can still land just after a reading: try again until the worker reports a
     # task lost in the middle.
+    # A reading takes ~30 ms: when a kill missed and the pool read every scan before
+    # the next try, upload another batch to kill it in.
     interrupted = []
     for _ in range(10):
+        if not Scan.objects.filter(pk__in=scan_ids).exclude(status="done").exists():
+            scan_ids += upload_each(browser, large_slices(30))
         children = subprocess.run(
             ["pgrep", "-P", str(worker.process.pid)], capture_output=True, text=True
         ).stdout.split()
-        interrupted += stack.wait_for(
-            lambda: list(Scan.objects.filter(status="processing").values_list("pk", flat=True)),
-            timeout=60,
-            what="a scan in processing",
-            interval=0.001,
-        )
+        try:
+            interrupted += stack.wait_for(
+                lambda: list(Scan.objects.filter(status="processing").values_list("pk", flat=True)),
+                timeout=20,
+                what="a scan in processing",
+                interval=0.001,
+            )
+        except TimeoutError:
+            continue  # every scan was read before one was seen processing: try again
         for pid in children:
             subprocess.run(["kill", "-KILL", pid], check=False)
         time.sleep(1.0)
@@ -117,8 +124,8 @@ def test_worker_process_killed_mid_task_still_reads_every_scan_once(
     wait_done(scan_ids, timeout=120)
 
     assert "WorkerLostError" in worker.log()  # it died in the middle of a task
-    assert Scan.objects.filter(pk__in=scan_ids, status="done").count() == 30
-    assert Prediction.objects.filter(scan__in=scan_ids).count() == 30
+    assert Scan.objects.filter(pk__in=scan_ids, status="done").count() == len(scan_ids)
+    assert Prediction.objects.filter(scan__in=scan_ids).count() == len(scan_ids)
     assert all(Scan.objects.get(pk=pk).status == "done" for pk in interrupted)
 
 

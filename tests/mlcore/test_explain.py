@@ -43,6 +43,7 @@ def spot_finder(tmp_path_factory):
     model.fit(np.stack(images), np.array(labels), epochs=6, batch_size=32, verbose=0)
     folder = tmp_path_factory.mktemp("spot-finder")
     model.save(folder / "model.keras")
+    (folder / "metadata.json").write_text('{"preprocessing": {"body_mask": false}}')
     return GradCam.from_version(folder), model
 
 
