@@ -57,6 +57,11 @@ def mask_outside_body(image: np.ndarray) -> np.ndarray:
     return image * (mask[..., None] if image.ndim == 3 else mask).astype(image.dtype)
 
 
+def mask_batch(images: np.ndarray) -> np.ndarray:
+    """:func:`mask_outside_body` for each image of an (N, H, W, C) batch."""
+    return np.stack([mask_outside_body(image) for image in images])
+
+
 def attention_in_body(heat: np.ndarray, mask: np.ndarray) -> float | None:
     """Share of a heatmap's mass inside the mask (1.0: all of it); None without mass or
     body. The heatmap and the mask must have the same shape."""

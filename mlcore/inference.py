@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from mlcore import versions
-from mlcore.body import mask_outside_body
+from mlcore.body import mask_batch
 from mlcore.calibration import apply_temperature
 from mlcore.ood import OutlierDetector
 from mlcore.preprocessing import DEFAULT_MAX_PIXELS, ImageSource, load_image
@@ -72,7 +72,7 @@ class Classifier:
         body_mask=True), which training uses)."""
         if not self.body_mask:
             return batch
-        return np.stack([mask_outside_body(image) for image in batch])
+        return mask_batch(batch)
 
     def classify(self, source: ImageSource) -> Prediction:
         """Classify one image (bytes, path or file); raises ImageError for bad input."""

@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from mlcore import data, versions
-from mlcore.body import mask_outside_body
+from mlcore.body import mask_batch
 from mlcore.calibration import apply_temperature, calibrate, uncertain_threshold
 from mlcore.evaluation import classification_report
 from mlcore.inference import average_with_mirror
@@ -263,8 +263,7 @@ def _masked(decoded: data.DecodedImages, body_mask: bool) -> data.DecodedImages:
     body_mask=True) gives, without decoding the files again."""
     if not body_mask or not len(decoded.labels):
         return decoded
-    images = np.stack([mask_outside_body(image) for image in decoded.images])
-    return replace(decoded, images=images)
+    return replace(decoded, images=mask_batch(decoded.images))
 
 
 def fit_member(

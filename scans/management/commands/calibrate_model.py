@@ -60,15 +60,8 @@ class Command(BaseCommand):
             return
         try:
             classifier = load_classifier(options["model"], models_dir=models_dir, runtime="litert")
-            training = classifier.metadata.get("training", {})
             _, items = data.list_images_in(options["data_dir"], classifier.class_names)
-            split = data.split_items(
-                data.drop_duplicates(items).kept,
-                val_fraction=training.get("val_fraction", 0.2),
-                val_fold=training.get("val_fold", 0),
-                folds=training.get("folds", 0),
-                num_classes=len(classifier.class_names),
-            )
+            split = _split_as_trained(classifier.metadata, data.drop_duplicates(items).kept)
             size, masked = classifier.image_size, classifier.body_mask
             held_out = data.decode_images(split.validation, size, body_mask=masked)
             trained_on = data.decode_images(split.train, size)  # whole, as the check reads
@@ -156,18 +149,22 @@ class Command(BaseCommand):
 
 def _outlier_detector(metadata: dict, data_dirs) -> dict:
     """The not-a-CT check fitted again on the version's own training slices, whole."""
-    training = metadata.get("training", {})
-    class_names = metadata["class_names"]
-    _, items = data.list_images_in(data_dirs, class_names)
+    _, items = data.list_images_in(data_dirs, metadata["class_names"])
     kept = data.drop_duplicates(items).kept
     if data.fingerprint(kept) != metadata["dataset"]["fingerprint"]:
         raise data.DatasetError("These folders are not the data the version was trained on.")
-    split = data.split_items(
-        kept,
+    split = _split_as_trained(metadata, kept)
+    whole = data.decode_images(split.train, int(metadata["input_size"][0]))
+    return OutlierDetector.fit(whole.images).to_metadata()
+
+
+def _split_as_trained(metadata: dict, items: list[data.LabeledImage]) -> data.Split:
+    """The training / held-out split the version in ``metadata`` was trained with."""
+    training = metadata.get("training", {})
+    return data.split_items(
+        items,
         val_fraction=training.get("val_fraction", 0.2),
         val_fold=training.get("val_fold", 0),
         folds=training.get("folds", 0),
-        num_classes=len(class_names),
+        num_classes=len(metadata["class_names"]),
     )
-    whole = data.decode_images(split.train, int(metadata["input_size"][0]))
-    return OutlierDetector.fit(whole.images).to_metadata()
