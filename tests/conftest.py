@@ -35,6 +35,48 @@ def pytest_configure() -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+SERVICES_BEFORE = pytest.StashKey[dict[str, str]]()
+
+
+def service_addresses() -> dict[str, str]:
+    """Where this process sends tasks and queries right now."""
+    from django.db import connection
+
+    from kidneyweb.celery import app
+
+    database = connection.settings_dict
+    return {
+        # Celery prefers the environment variable to its setting: a change of either,
+        # even one the other hides on this machine, shows on another.
+        "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", ""),
+        "broker_url": app.conf["broker_url"],
+        "database": " ".join(str(database[key]) for key in ("ENGINE", "HOST", "PORT", "NAME")),
+    }
+
+
+@pytest.fixture(autouse=True)
+def record_service_addresses(request) -> None:
+    """Where the services are as the test starts (the test database is set up by then)."""
+    request.node.stash[SERVICES_BEFORE] = service_addresses()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """A test that points Celery or the database elsewhere (an outage test) must point
+    them back: a broker left at a dead address once failed later tests only on
+    machines without CELERY_BROKER_URL, far from the test that caused it. Checked once
+    every fixture, monkeypatch's undo included, is torn down."""
+    result = yield
+    before = item.stash.get(SERVICES_BEFORE, None)
+    if before is not None:
+        after = service_addresses()
+        if nextitem is None:  # the last test's teardown also ends the test database
+            del before["database"], after["database"]
+        if after != before:
+            pytest.fail(f"the test left the services changed: {before} -> {after}")
+    return result
+
+
 @pytest.fixture
 def password() -> str:
     return "correct horse battery staple"

@@ -31,3 +31,15 @@ def api_as():
         return client
 
     return make
+
+
+@pytest.fixture
+def unreachable_broker(monkeypatch):
+    """Celery points at an address where nothing listens, then back where it was."""
+    from kidneyweb.celery import app
+
+    url = "redis://:hunter2@127.0.0.1:9/0"  # nothing listens on port 9
+    # app.conf.broker_url reads CELERY_BROKER_URL first, so reading it back after the
+    # setenv would save (and "restore") this very URL; set and restore the stored item.
+    monkeypatch.setitem(app.conf, "broker_url", url)
+    monkeypatch.setenv("CELERY_BROKER_URL", url)  # Celery reads it before its settings

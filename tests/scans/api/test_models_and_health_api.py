@@ -80,18 +80,6 @@ def test_health_is_503_when_the_active_versions_model_file_is_gone(api, settings
     }
 
 
-@pytest.fixture
-def unreachable_broker(monkeypatch):
-    from kidneyweb.celery import app
-
-    url = "redis://:hunter2@127.0.0.1:9/0"  # nothing listens on port 9
-    monkeypatch.setenv("CELERY_BROKER_URL", url)  # Celery reads it before its settings
-    saved = app.conf.broker_url
-    app.conf.broker_url = url
-    yield
-    app.conf.broker_url = saved
-
-
 def test_health_is_503_when_the_broker_is_down_and_tells_no_secrets(api, unreachable_broker):
     response = api.get(HEALTH)
     assert response.status_code == 503
