@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from mlcore.explain import GradCam
-from mlcore.heatmaps import overlay_png
+from mlcore.heatmaps import overlay_png, overlay_rgba
 from mlcore.model import make_model
 
 SIZE = 64
@@ -83,4 +83,39 @@ def test_overlay_is_a_transparent_png_of_the_heatmap():
     overlay = Image.open(BytesIO(overlay_png(heat)))
     assert overlay.mode == "RGBA" and overlay.size == (8, 8)
     alpha = np.asarray(overlay)[..., 3]
-    assert alpha[2, 3] == 255 and alpha.sum() == 255
+    assert alpha[2, 3] > 200 and alpha.sum() == alpha[2, 3]  # only the hot pixel shows
+
+
+def blob_cam(size: int = 64) -> np.ndarray:
+    """A known CAM: a Gaussian blob peaking at 1 in the centre, exactly 0 in a corner."""
+    y, x = np.mgrid[:size, :size]
+    heat = np.exp(-((x - size / 2) ** 2 + (y - size / 2) ** 2) / (2 * (size / 8) ** 2))
+    heat[:8, :8] = 0.0
+    return (heat / heat.max()).astype(np.float32)
+
+
+def test_overlay_alpha_follows_the_heat():
+    heat = blob_cam()
+    alpha = overlay_rgba(heat)[..., 3].astype(int)
+    peak = np.unravel_index(heat.argmax(), heat.shape)
+    assert alpha[0, 0] == 0  # no heat: the slice shows untouched
+    assert alpha[peak] >= 200  # the peak: nearly opaque
+    assert alpha[peak] < 255  # ... yet the anatomy under it stays faintly visible
+    order = np.argsort(heat, axis=None)
+    assert (np.diff(alpha.ravel()[order]) >= 0).all()  # never less opaque where hotter
+
+
+def test_cool_and_lukewarm_areas_stay_clear_at_full_opacity():
+    heat = np.linspace(0, 1, 101, dtype=np.float32)
+    alpha = overlay_rgba(heat)[..., 3] / 255
+    assert (alpha[heat < 0.2] == 0).all()  # most of a real Grad-CAM map is this cool
+    assert alpha[40] < 0.15  # 40 % of the peak: a faint tint
+    assert alpha[100] >= 0.8
+
+
+def test_overlay_colour_runs_from_yellow_to_red_as_the_heat_rises():
+    rgba = overlay_rgba(np.linspace(0.2, 1, 9, dtype=np.float32)).astype(int)
+    red, green, blue = rgba[..., 0], rgba[..., 1], rgba[..., 2]
+    assert (red == 255).all() and (blue == 0).all()
+    assert green[0] > 200 and green[-1] == 0  # yellow where faint, red at the peak
+    assert (np.diff(green) < 0).all()

@@ -1,5 +1,6 @@
-// Heatmap overlay on the result page: a toggle and an opacity slider; while the
-// heatmap is still being computed, poll the status and reload once it is there.
+// Heatmap overlay on the result and review pages (templates/scans/_heatmap_overlay.html):
+// a toggle and an opacity slider; on the result page, while the heatmap is still being
+// computed, poll the status and reload once it is there.
 (function () {
   "use strict";
   var heatmap = document.getElementById("heatmap");
