@@ -57,6 +57,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "scans.middleware.NoStoreMiddleware",  # below WhiteNoise: static files stay cacheable
     "scans.middleware.DatabaseUnavailableMiddleware",  # above sessions and auth: 503, not 500
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -1,4 +1,5 @@
-"""A database outage answers 503 with a page that needs no database, not a 500."""
+"""Responses kept out of browser caches, and a database outage answered with a 503
+page that needs no database, not a 500."""
 
 from __future__ import annotations
 
@@ -17,6 +18,26 @@ logger = logging.getLogger(__name__)
 DATABASE_DOWN = (OperationalError, InterfaceError)
 RETRY_AFTER_SECONDS = 30
 API_DETAIL = "The database is unavailable for a moment. Try again in a minute."
+
+
+class NoStoreMiddleware:
+    """``Cache-Control: no-store`` on every response that does not set its own.
+
+    Pages, images, heatmaps and API answers show patients' scans: on a shared
+    workstation a cached copy outlives the log-out and the scan's deletion. Public
+    answers (the log-in page, the health check) get it too: one rule, and neither
+    gains from a cache. Static files never come here (WhiteNoise, above, answers
+    them) and stay cacheable. tests/security/test_cache_control.py checks every route.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if not response.has_header("Cache-Control"):
+            response["Cache-Control"] = "no-store"
+        return response
 
 
 class DatabaseUnavailableMiddleware:

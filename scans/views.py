@@ -266,7 +266,6 @@ def private_file(field, content_type: str | None) -> FileResponse:
     except FileNotFoundError:
         raise Http404("The stored file is missing.") from None
     response = FileResponse(handle, content_type=content_type)
-    response["Cache-Control"] = "private, max-age=3600"
     response["Content-Disposition"] = "inline"
     return response
 
