@@ -155,6 +155,7 @@ SECURE_REDIRECT_EXEMPT = [r"^api/v1/health/$"]
 if envbool("DJANGO_TRUST_X_FORWARDED_PROTO", "0"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
+CSRF_FAILURE_VIEW = "scans.errors.csrf_failure"  # the styled 403 page; JSON under /api/
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 

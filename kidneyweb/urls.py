@@ -22,4 +22,8 @@ urlpatterns = [
     path("", include("scans.urls")),
 ]
 
-handler400 = "scans.views.bad_request"
+# A page with the site's header, or JSON under /api/ (scans.errors).
+handler400 = "scans.errors.bad_request"
+handler403 = "scans.errors.permission_denied"
+handler404 = "scans.errors.page_not_found"
+handler500 = "scans.errors.server_error"

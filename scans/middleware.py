@@ -12,6 +12,8 @@ from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
+from scans.errors import is_api_request
+
 logger = logging.getLogger(__name__)
 
 # The database is unreachable or went away mid-request (restart, failover, network).
@@ -77,7 +79,7 @@ def note_database_error(sender, request=None, **kwargs) -> None:
 
 def database_unavailable(request: HttpRequest, error: Exception) -> HttpResponse:
     logger.error("Database unavailable, 503 for %s %s: %s", request.method, request.path, error)
-    if request.path_info.startswith("/api/"):
+    if is_api_request(request):
         response = JsonResponse({"detail": API_DETAIL}, status=503)
     else:
         # Rendered without the request: no context processor may look up the user.

@@ -7,10 +7,9 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.auth.forms import UserCreationForm
-from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
-from django.http.multipartparser import MultiPartParserError, TooManyFilesSent
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -341,22 +340,3 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     )
     context = {"filters": filters, "stats": stats, "since": since, **dashboard_charts(stats, since)}
     return render(request, "scans/dashboard.html", context)
-
-
-def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """The 400 page, saying what was wrong when Django refused a request unread."""
-    if isinstance(exception, TooManyFilesSent):
-        reason = (
-            f"At most {settings.MAX_FILES_PER_UPLOAD} files per upload: "
-            "please send them in smaller groups."
-        )
-    elif isinstance(exception, MultiPartParserError):
-        reason = (
-            "The upload could not be read: the form data was malformed or cut off. "
-            "Please choose the files and send them again."
-        )
-    elif isinstance(exception, RequestDataTooBig | TooManyFieldsSent):
-        reason = "The request was larger than this server accepts."
-    else:
-        reason = "The request could not be understood."
-    return render(request, "400.html", {"reason": reason}, status=400)
