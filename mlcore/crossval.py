@@ -219,8 +219,19 @@ def summarize(out_dir: Path) -> dict:
         "mean": {k: _mean([row[k] for row in rows]) for k in keys},
         "spread": {k: _std([row[k] for row in rows]) for k in keys},
         "calibration": out_of_fold_calibration(records),
+        "confusion": out_of_fold_confusion(records),
     }
     return summary
+
+
+def out_of_fold_confusion(records: list[dict]) -> dict:
+    """Rows the true class, columns the predicted one, over every out-of-fold slice
+    the model did not refuse: what each class is mistaken for on new patients."""
+    probabilities, labels, refused, _ = _pooled(records)
+    classes = list(records[0]["recipe"]["class_names"])
+    matrix = np.zeros((len(classes), len(classes)), dtype=np.int64)
+    np.add.at(matrix, (labels[~refused], probabilities[~refused].argmax(axis=1)), 1)
+    return {"classes": classes, "matrix": matrix.tolist()}
 
 
 def _fold_row(record: dict, others: list[dict]) -> dict:

@@ -4,6 +4,7 @@ import csv
 from urllib.parse import urlencode
 
 from django.contrib import admin, messages
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -11,8 +12,8 @@ from django.utils.html import format_html, format_html_join
 from scans import services
 from scans.audit import audit_record
 from scans.charts import probability_bars
-from scans.models import AuditEvent, ModelVersion, Prediction, Review, Scan
-from scans.selectors import agreement_by_model_version, scans_export_rows
+from scans.models import AuditEvent, Diagnosis, ModelVersion, Prediction, ReadingState, Review, Scan
+from scans.selectors import agreement_by_model_version, reading_state_q, scans_export_rows
 
 
 class ReviewedFilter(admin.SimpleListFilter):
@@ -39,7 +40,40 @@ class AgreementFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() in ("agree", "disagree"):
-            return queryset.filter(review__agrees=self.value() == "agree")
+            # Only readings of a kidney class on both sides agree or disagree.
+            return queryset.filter(review__agrees=self.value() == "agree").exclude(
+                Q(review__ai_label="") | Q(review__true_label="")
+            )
+        return queryset
+
+
+class ReadingStateFilter(admin.SimpleListFilter):
+    title = "reading"
+    parameter_name = "reading_state"
+
+    def lookups(self, request, model_admin):
+        return ReadingState.choices
+
+    def queryset(self, request, queryset):
+        if self.value() in ReadingState.values:
+            return queryset.filter(status=Scan.Status.DONE).filter(reading_state_q(self.value()))
+        return queryset
+
+
+class FindingFilter(admin.SimpleListFilter):
+    """The AI's kidney label; a refused image has none."""
+
+    title = "AI reading"
+    parameter_name = "finding"
+
+    def lookups(self, request, model_admin):
+        return Diagnosis.choices
+
+    def queryset(self, request, queryset):
+        if self.value() in Diagnosis.values:
+            return queryset.filter(
+                prediction__label=self.value(), prediction__out_of_distribution=False
+            )
         return queryset
 
 
@@ -48,8 +82,16 @@ class PredictionInline(admin.TabularInline):
     extra = 0
     can_delete = False
     verbose_name_plural = "Prediction history (every model version that read the scan)"
-    fields = ["model_version", "label", "confidence", "milliseconds", "created_at"]
+    fields = ["model_version", "reading", "finding_confidence", "milliseconds", "created_at"]
     readonly_fields = fields
+
+    @admin.display(description="Reading")
+    def reading(self, prediction: Prediction) -> str:
+        return _reading(prediction)
+
+    @admin.display(description="Confidence")
+    def finding_confidence(self, prediction: Prediction) -> str:
+        return _confidence(prediction)
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -62,8 +104,12 @@ class ReviewInline(admin.TabularInline):
     extra = 0
     can_delete = False
     verbose_name_plural = "Review history"
-    fields = ["created_at", "reviewer", "verdict", "ai_label", "agrees", "comment"]
+    fields = ["created_at", "reviewer", "verdict", "ai_reading", "agrees", "comment"]
     readonly_fields = fields
+
+    @admin.display(description="AI reading")
+    def ai_reading(self, review: Review) -> str:
+        return review.ai_reading_display
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -86,8 +132,8 @@ class ScanAdmin(admin.ModelAdmin):
     list_display_links = ["thumbnail_tag", "id"]
     list_filter = [
         "status",
-        "prediction__label",
-        "prediction__uncertain",
+        ReadingStateFilter,
+        FindingFilter,
         ReviewedFilter,
         AgreementFilter,
         "prediction__model_version",
@@ -138,6 +184,8 @@ class ScanAdmin(admin.ModelAdmin):
 
     @admin.display(description="Probabilities")
     def probability_chart(self, scan: Scan) -> str:
+        if scan.prediction and scan.prediction.reading_state == ReadingState.NOT_A_CT:
+            return "Refused: not a CT slice this model can read (no kidney finding)."
         bars = probability_bars(scan)
         if not bars:
             return "—"
@@ -159,11 +207,11 @@ class ScanAdmin(admin.ModelAdmin):
 
     @admin.display(description="AI reading", ordering="prediction__label")
     def ai_label(self, scan: Scan) -> str:
-        return scan.prediction.label if scan.prediction else "—"
+        return _reading(scan.prediction) if scan.prediction else "—"
 
     @admin.display(description="Confidence", ordering="prediction__confidence")
     def confidence(self, scan: Scan) -> str:
-        return f"{scan.prediction.confidence:.1%}" if scan.prediction else "—"
+        return _confidence(scan.prediction) if scan.prediction else "—"
 
     @admin.display(description="Model", ordering="prediction__model_version")
     def model_version(self, scan: Scan) -> str:
@@ -187,12 +235,16 @@ class ScanAdmin(admin.ModelAdmin):
         count = services.scans_reclassify(scans=queryset, actor=request.user, request=request)
         self.message_user(request, f"{count} scan(s) queued to be read again.")
 
-    @admin.action(description="Mark reviewed: confirm the AI reading", permissions=["review"])
+    @admin.action(
+        description="Mark reviewed: confirm the AI reading (or its refusal)", permissions=["review"]
+    )
     def mark_reviewed(self, request: HttpRequest, queryset) -> None:
         done = queryset.filter(status=Scan.Status.DONE, prediction__isnull=False)
         for scan in done:
+            refused = scan.prediction.reading_state == ReadingState.NOT_A_CT
+            verdict = Review.NOT_A_CT if refused else Review.CONFIRMED
             services.review_create(
-                scan=scan, reviewer=request.user, verdict=Review.CONFIRMED, request=request
+                scan=scan, reviewer=request.user, verdict=verdict, request=request
             )
         skipped = queryset.count() - done.count()
         self.message_user(request, f"{done.count()} scan(s) confirmed.")
@@ -307,10 +359,14 @@ class AuditEventAdmin(admin.ModelAdmin):
 # Reviews are written through the worklist or the scan actions, never edited here.
 @admin.register(Review)
 class ReviewAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "scan", "reviewer", "verdict", "ai_label", "agrees"]
+    list_display = ["created_at", "scan", "reviewer", "verdict", "ai_reading", "agrees"]
     list_filter = ["verdict", "agrees", "ai_label", "created_at"]
     search_fields = ["reviewer__username", "comment"]
     readonly_fields = [f.name for f in Review._meta.fields]
+
+    @admin.display(description="AI reading", ordering="ai_label")
+    def ai_reading(self, review: Review) -> str:
+        return review.ai_reading_display
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -320,3 +376,17 @@ class ReviewAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+def _reading(prediction: Prediction) -> str:
+    """A reading by its state: a refused image shows no kidney label."""
+    if prediction.reading_state == ReadingState.NOT_A_CT:
+        return ReadingState.NOT_A_CT.label
+    if prediction.reading_state == ReadingState.UNCERTAIN:
+        return f"{prediction.label} (uncertain)"
+    return prediction.label
+
+
+def _confidence(prediction: Prediction) -> str:
+    confidence = prediction.finding_confidence
+    return "—" if confidence is None else f"{confidence:.1%}"

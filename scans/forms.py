@@ -4,6 +4,7 @@ from django import forms
 from django.conf import settings
 
 from scans.models import Diagnosis, Review, Scan
+from scans.selectors import WORKLIST_SHOWS
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -84,6 +85,23 @@ class HistoryFilterForm(forms.Form):
             "date_to": data.get("date_to"),
             "query": data.get("q", "").strip(),
         }
+
+
+class WorklistFilterForm(forms.Form):
+    show = forms.ChoiceField(label="Show", choices=list(WORKLIST_SHOWS.items()), required=False)
+    ai_label = forms.ChoiceField(
+        label="AI reading", choices=[("", "Any reading"), *Diagnosis.choices], required=False
+    )
+    model_version = forms.ChoiceField(label="Model version", required=False)
+
+    def __init__(self, *args, versions: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["model_version"].choices = [("", "All versions"), *[(v, v) for v in versions]]
+
+    def filters(self) -> dict:
+        """The selector's keyword arguments; invalid fields (shown as errors) are ignored."""
+        self.is_valid()
+        return {name: self.cleaned_data.get(name, "") for name in self.fields}
 
 
 class ReviewForm(forms.Form):

@@ -35,6 +35,18 @@ DIAGNOSIS_DESCRIPTIONS = {
 }
 
 
+class ReadingState(models.TextChoices):
+    """What a reading may be acted on as: the one definition every page, export, API
+    and statistic uses (Prediction.reading_state)."""
+
+    # Refused: not like the CT slices the model learnt from. No kidney label and no
+    # confidence are shown anywhere for it.
+    NOT_A_CT = "not_a_ct", "Not a CT slice"
+    # Less confident than the version's threshold: a reading that needs a review.
+    UNCERTAIN = "uncertain", "Uncertain — needs review"
+    CONFIDENT = "confident", "Confident"
+
+
 class ModelVersion(models.Model):
     """Mirror of one ``models/<version>/metadata.json``; the files are the truth."""
 
@@ -168,11 +180,29 @@ class Prediction(models.Model):
         indexes = [models.Index(fields=["label"], name="prediction_label")]
 
     def __str__(self) -> str:
+        if self.reading_state == ReadingState.NOT_A_CT:
+            return f"{ReadingState.NOT_A_CT.label} ({self.model_version_id})"
         return f"{self.label} {self.confidence:.0%} ({self.model_version_id})"
 
     @property
+    def reading_state(self) -> ReadingState:
+        if self.out_of_distribution:
+            return ReadingState.NOT_A_CT
+        return ReadingState.UNCERTAIN if self.uncertain else ReadingState.CONFIDENT
+
+    @property
+    def finding(self) -> str | None:
+        """The kidney label a person or a script may read; None for a refused image
+        (``label`` keeps the network's raw top class, which is not a finding)."""
+        return None if self.out_of_distribution else self.label
+
+    @property
+    def finding_confidence(self) -> float | None:
+        return None if self.out_of_distribution else self.confidence
+
+    @property
     def description(self) -> str:
-        return DIAGNOSIS_DESCRIPTIONS.get(self.label, "")
+        return DIAGNOSIS_DESCRIPTIONS.get(self.finding, "")
 
 
 class Review(models.Model):
@@ -180,8 +210,12 @@ class Review(models.Model):
     opinion is a new row, and the scan points at the newest."""
 
     CONFIRMED = "confirmed"
+    # The image is not a kidney CT slice: confirms a refusal, or corrects a reading
+    # the model should have refused.
+    NOT_A_CT = "not_a_ct"
     VERDICTS = [
         (CONFIRMED, "Confirmed"),
+        (NOT_A_CT, "Not a kidney CT slice"),
         *[(d.value, f"Corrected to {d.label}") for d in Diagnosis],
     ]
 
@@ -191,8 +225,11 @@ class Review(models.Model):
     comment = models.TextField(blank=True)
     # What the AI said when the review was made (a later model may read the scan again).
     prediction = models.ForeignKey(Prediction, on_delete=models.PROTECT, related_name="reviews")
-    ai_label = models.CharField(max_length=16, choices=Diagnosis)
-    true_label = models.CharField(max_length=16, choices=Diagnosis)
+    # "" stands for "not a CT slice": ai_label when the model refused the image,
+    # true_label when the reviewer says it is none. Such reviews never enter the
+    # agreement, the confusion matrix or recall (selectors.dashboard_stats).
+    ai_label = models.CharField(max_length=16, choices=Diagnosis, blank=True)
+    true_label = models.CharField(max_length=16, choices=Diagnosis, blank=True)
     agrees = models.BooleanField()
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -202,6 +239,19 @@ class Review(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_verdict_display()} by {self.reviewer} ({self.created_at:%Y-%m-%d})"
+
+    @property
+    def about_refusal(self) -> bool:
+        """The model refused the image, or the reviewer says it is not a CT slice."""
+        return not self.ai_label or not self.true_label
+
+    @property
+    def ai_reading_display(self) -> str:
+        return self.ai_label or ReadingState.NOT_A_CT.label
+
+    @property
+    def true_label_display(self) -> str:
+        return self.true_label or ReadingState.NOT_A_CT.label
 
 
 class AuditEvent(models.Model):

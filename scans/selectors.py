@@ -12,7 +12,7 @@ from django.db.models.functions import TruncDate
 
 from mlcore import versions
 from mlcore.runtime import KERAS_FILE, LITERT_FILE
-from scans.models import Diagnosis, Review, Scan
+from scans.models import Diagnosis, ReadingState, Review, Scan
 
 
 def active_model_version(*, models_dir: Path) -> dict | None:
@@ -63,6 +63,53 @@ def model_version_card(*, metadata: dict) -> dict:
             "spread": figures(spread),
         }
     return card
+
+
+# A class recognised less often than this on new patients is named on the reading.
+WEAK_RECALL = 0.9
+_NOUNS = {
+    "Cyst": ("a cyst", "cysts"),
+    "Normal": ("a normal slice", "normal slices"),
+    "Stone": ("a stone", "stones"),
+    "Tumor": ("a tumour", "tumours"),
+}
+
+
+def reading_caveats(*, prediction, metadata: dict) -> list[str]:
+    """One plain sentence for the reading's class and its runner-up, each where the
+    version's cross-validated recall of that class is below WEAK_RECALL, naming what
+    that class is most often mistaken for (metrics.crossvalidation of the metadata).
+    Nothing for a refused image, or for a version without cross-validation."""
+    crossvalidation = (metadata.get("metrics") or {}).get("crossvalidation") or {}
+    mean = crossvalidation.get("mean") or {}
+    if prediction.finding is None or not mean:
+        return []
+    ranked = sorted(prediction.probabilities, key=prediction.probabilities.get, reverse=True)
+    confusion = crossvalidation.get("confusion") or {}
+    sentences = []
+    for name in ranked[:2]:
+        recall = mean.get(f"recall_{name}")
+        if recall is None or recall >= WEAK_RECALL:
+            continue
+        one, many = _NOUNS.get(name, (f"a {name} slice", f"{name} slices"))
+        found = round(10 * recall)
+        sentence = f"On new patients this model version recognises {found} of 10 {many}"
+        mistaken = _most_confused_with(name, confusion)
+        if mistaken:
+            sentence += f"; {one} may be read as {_NOUNS.get(mistaken, (mistaken,))[0]}"
+        sentences.append(sentence + ".")
+    return sentences
+
+
+def _most_confused_with(name: str, confusion: dict) -> str | None:
+    """The class most often predicted for true ``name`` slices, other than ``name``."""
+    classes, matrix = confusion.get("classes") or [], confusion.get("matrix") or []
+    if name not in classes or len(matrix) != len(classes):
+        return None
+    row = matrix[classes.index(name)]
+    wrong = [(count, other) for other, count in zip(classes, row, strict=True) if other != name]
+    count, other = max(wrong, default=(0, None))
+    return other if count else None
 
 
 def model_version_metadata(*, version: str, models_dir: Path) -> dict:
@@ -152,13 +199,17 @@ def scans_filter(
     *,
     scans: QuerySet[Scan],
     diagnosis: str = "",
+    reading_state: str = "",
     status: str = "",
     date_from: date | None = None,
     date_to: date | None = None,
     query: str = "",
 ) -> QuerySet[Scan]:
-    """Narrow scans by AI diagnosis, status, upload date and a name/note search."""
+    """Narrow scans by AI diagnosis, reading state, status, upload date and a name/note
+    search."""
     scans = scans.select_related("prediction")
+    if reading_state:
+        scans = scans.filter(reading_state_q(reading_state), status=Scan.Status.DONE)
     if diagnosis:
         scans = scans.filter(
             status=Scan.Status.DONE,
@@ -192,6 +243,20 @@ def scan_counts_for_user(*, user) -> dict[str, int]:
     return counts
 
 
+def reading_state_q(state: str, *, prefix: str = "prediction__") -> Q:
+    """The rows whose reading is in ``state`` (a ReadingState): Prediction.reading_state
+    as a query, ``prefix`` the path from the queried model to the prediction."""
+    refused = {f"{prefix}out_of_distribution": True}
+    uncertain = {f"{prefix}out_of_distribution": False, f"{prefix}uncertain": True}
+    if state == ReadingState.NOT_A_CT:
+        return Q(**refused)
+    if state == ReadingState.UNCERTAIN:
+        return Q(**uncertain)
+    if state == ReadingState.CONFIDENT:
+        return Q(**{f"{prefix}out_of_distribution": False, f"{prefix}uncertain": False})
+    raise ValueError(f"Unknown reading state {state!r}.")
+
+
 EXPORT_HEADER = [
     "scan_id",
     "owner",
@@ -199,6 +264,7 @@ EXPORT_HEADER = [
     "uploaded_at",
     "done_at",
     "status",
+    "reading_state",
     "ai_label",
     *[f"p_{label}" for label in Diagnosis.values],
     "uncertain",
@@ -210,11 +276,14 @@ EXPORT_HEADER = [
 
 
 def scans_export_rows(*, scans: QuerySet[Scan]) -> list[list[str]]:
-    """The CSV export: a header row, then one row per scan."""
+    """The CSV export: a header row, then one row per scan. A refused image (reading
+    state not_a_ct) has no label, probabilities or uncertain flag: none is a finding."""
     rows = [EXPORT_HEADER]
     for scan in scans.select_related("owner", "prediction", "review__reviewer").order_by("pk"):
-        prediction, review = scan.prediction, scan.review
-        probabilities = prediction.probabilities if prediction else {}
+        review = scan.review
+        prediction = scan.prediction if scan.status == Scan.Status.DONE else None
+        finding = prediction if prediction and prediction.finding else None
+        probabilities = finding.probabilities if finding else {}
         rows.append(
             [
                 str(scan.pk),
@@ -223,12 +292,10 @@ def scans_export_rows(*, scans: QuerySet[Scan]) -> list[list[str]]:
                 scan.uploaded_at.isoformat(),
                 scan.done_at.isoformat() if scan.done_at else "",
                 scan.status,
-                prediction.label if prediction else "",
-                *[
-                    f"{probabilities[label]:.6f}" if prediction else ""
-                    for label in Diagnosis.values
-                ],
-                str(prediction.uncertain).lower() if prediction else "",
+                prediction.reading_state if prediction else "",
+                finding.label if finding else "",
+                *[f"{probabilities[label]:.6f}" if finding else "" for label in Diagnosis.values],
+                str(finding.uncertain).lower() if finding else "",
                 prediction.model_version_id if prediction else "",
                 review.verdict if review else "",
                 review.reviewer.get_username() if review else "",
@@ -247,7 +314,7 @@ def agreement_by_model_version() -> dict[str, dict]:
     """Per model version: reviewed scans (current review), how many the reviewer
     confirmed, and the agreement rate."""
     rows = (
-        Review.objects.filter(scan__review=F("pk"))
+        _kidney_reviews(Review.objects.filter(scan__review=F("pk")))
         .values("prediction__model_version")
         .annotate(reviewed=Count("id"), agreed=Count("id", filter=Q(agrees=True)))
     )
@@ -261,13 +328,44 @@ def agreement_by_model_version() -> dict[str, dict]:
     }
 
 
-def worklist_for_reviewer() -> QuerySet[Scan]:
-    """Read scans in review order: unreviewed first, least confident first."""
+def _kidney_reviews(reviews: QuerySet[Review]) -> QuerySet[Review]:
+    """Reviews where both the AI and the reviewer name a kidney class: the only ones
+    that measure agreement (a refusal, or "not a CT slice", is not a class)."""
+    return reviews.exclude(ai_label="").exclude(true_label="")
+
+
+WORKLIST_SHOWS = {
+    "": "Every read scan",
+    "unreviewed": "Not reviewed yet",
+    ReadingState.UNCERTAIN: "Uncertain readings",
+    ReadingState.NOT_A_CT: "Not a CT slice (refused)",
+}
+
+
+def worklist_for_reviewer(
+    *, show: str = "", ai_label: str = "", model_version: str = ""
+) -> QuerySet[Scan]:
+    """Read scans in review order: unreviewed first; among them the least confident
+    real readings first, then the refused images as a group of their own (their
+    confidence means nothing). ``show`` is a key of WORKLIST_SHOWS."""
+    scans = Scan.objects.filter(status=Scan.Status.DONE, prediction__isnull=False)
+    if show == "unreviewed":
+        scans = scans.filter(review__isnull=True)
+    elif show:
+        scans = scans.filter(reading_state_q(show))
+    if ai_label:
+        scans = scans.filter(prediction__label=ai_label, prediction__out_of_distribution=False)
+    if model_version:
+        scans = scans.filter(prediction__model_version=model_version)
     return (
-        Scan.objects.filter(status=Scan.Status.DONE, prediction__isnull=False)
-        .select_related("prediction", "owner", "review")
+        scans.select_related("prediction", "owner", "review")
         .annotate(reviewed=Count("reviews"))
-        .order_by(F("review").asc(nulls_first=True), "prediction__confidence", "pk")
+        .order_by(
+            F("review").asc(nulls_first=True),
+            "prediction__out_of_distribution",
+            "prediction__confidence",
+            "pk",
+        )
     )
 
 
@@ -280,7 +378,17 @@ def dashboard_stats(*, since: date, model_version: str = "") -> dict:
     reviews = Review.objects.filter(scan__review=F("pk"))
     if model_version:
         reviews = reviews.filter(prediction__model_version=model_version)
-    pairs = list(reviews.values_list("true_label", "ai_label", "agrees", "created_at"))
+    pairs = list(
+        _kidney_reviews(reviews).values_list("true_label", "ai_label", "agrees", "created_at")
+    )
+    of_refusals = reviews.filter(ai_label="")
+    refusals = {
+        "reviewed": of_refusals.count(),
+        "confirmed": of_refusals.filter(true_label="").count(),
+        "overruled": of_refusals.exclude(true_label="").count(),
+        # Read as a kidney class, and the reviewer says it is no CT slice at all.
+        "missed": reviews.exclude(ai_label="").filter(true_label="").count(),
+    }
     labels = Diagnosis.values
     matrix = [[0] * len(labels) for _ in labels]
     for true_label, ai_label, _, _ in pairs:
@@ -323,12 +431,16 @@ def dashboard_stats(*, since: date, model_version: str = "") -> dict:
         "labels": labels,
         "confusion_matrix": matrix,
         "per_class": per_class,
+        "refusals": refusals,
         "by_model_version": agreement_by_model_version(),
         "agreement_by_day": {day: a / n for day, (n, a) in sorted(by_day.items())},
         "uploads_by_day": dict(sorted(uploads_by_day.items())),
         "uploaded": scans.count(),
         "by_status": dict(
             scans.values("status").annotate(n=Count("id")).values_list("status", "n")
+        ),
+        "by_reading_state": scans.filter(status=Scan.Status.DONE).aggregate(
+            **{state.value: Count("id", filter=reading_state_q(state)) for state in ReadingState}
         ),
         "result_seconds_mean": sum(seconds) / len(seconds) if seconds else None,
         "result_seconds_p95": seconds[min(int(0.95 * len(seconds)), len(seconds) - 1)]

@@ -423,8 +423,17 @@ def review_create(*, scan: Scan, reviewer, verdict: str, comment: str = "", requ
         raise ValueError("Only a scan with an AI reading can be reviewed.")
     if verdict not in dict(Review.VERDICTS):
         raise ValueError(f"Unknown verdict {verdict!r}.")
-    ai_label = scan.prediction.label
-    true_label = ai_label if verdict == Review.CONFIRMED else verdict
+    # A refused image has no AI label: "" stands for "not a CT slice" on both sides.
+    ai_label = scan.prediction.finding or ""
+    if verdict == Review.CONFIRMED and not ai_label:
+        raise ValueError(
+            "The model gave no kidney reading for this image: confirm it is not a CT slice "
+            "or give the class it shows."
+        )
+    if verdict == Review.CONFIRMED:
+        true_label = ai_label
+    else:
+        true_label = "" if verdict == Review.NOT_A_CT else verdict
     with transaction.atomic():
         review = Review.objects.create(
             scan=scan,

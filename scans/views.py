@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -18,13 +19,20 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from scans import services
 from scans.audit import audit_record
 from scans.charts import CHART_ROW_HEIGHT, dashboard_charts, probability_bars
-from scans.forms import DashboardFilterForm, HistoryFilterForm, ReviewForm, UploadForm
+from scans.forms import (
+    DashboardFilterForm,
+    HistoryFilterForm,
+    ReviewForm,
+    UploadForm,
+    WorklistFilterForm,
+)
 from scans.models import AuditEvent, Diagnosis, ModelVersion, Scan
 from scans.selectors import (
     active_model_version,
     dashboard_stats,
     model_version_card,
     model_version_metadata,
+    reading_caveats,
     scan_counts_for_user,
     scan_get_for_user,
     scan_list_for_user,
@@ -144,7 +152,16 @@ def scan_detail(request: HttpRequest, scan_id: int) -> HttpResponse:
     }
     if scan.status == Scan.Status.DONE and scan.prediction:
         context["confidence_percent"] = round(100 * scan.prediction.confidence)
+        context["caveats"] = _caveats(scan.prediction)
     return render(request, "scans/detail.html", context)
+
+
+def _caveats(prediction) -> list[str]:
+    """The sentences naming classes this reading's version often misses."""
+    metadata = model_version_metadata(
+        version=prediction.model_version_id, models_dir=settings.MODELS_DIR
+    )
+    return reading_caveats(prediction=prediction, metadata=metadata)
 
 
 @require_GET
@@ -164,6 +181,7 @@ def scan_report(request: HttpRequest, scan_id: int) -> HttpResponse:
         "calibration": metadata.get("calibration") or {},
         "held_out": (metadata.get("metrics") or {}).get("validation") or {},
         "crossvalidation": (metadata.get("metrics") or {}).get("crossvalidation") or {},
+        "caveats": reading_caveats(prediction=scan.prediction, metadata=metadata),
         "printed_at": timezone.now(),
     }
     return render(request, "scans/report.html", context)
@@ -208,8 +226,9 @@ def scan_status(request: HttpRequest, scan_id: int) -> JsonResponse:
             "status": scan.status,
             "status_display": scan.get_status_display(),
             "pending": scan.is_pending,
-            "label": prediction.label if prediction else None,
-            "confidence": prediction.confidence if prediction else None,
+            "reading_state": prediction.reading_state if prediction else None,
+            "label": prediction.finding if prediction else None,
+            "confidence": prediction.finding_confidence if prediction else None,
             "uncertain": prediction.uncertain if prediction else None,
             "out_of_distribution": prediction.out_of_distribution if prediction else None,
             "heatmap": bool(prediction and prediction.heatmap),
@@ -273,9 +292,23 @@ def private_file(field, content_type: str | None) -> FileResponse:
 @login_required
 @permission_required("scans.review_scan", raise_exception=True)
 def worklist(request: HttpRequest) -> HttpResponse:
-    """Scans to review: unreviewed first, least confident first."""
-    page = Paginator(worklist_for_reviewer(), HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "scans/worklist.html", {"page": page})
+    """Scans to review: unreviewed first, least confident first, refusals apart."""
+    filters = _worklist_filters(request)
+    scans = worklist_for_reviewer(**filters.filters())
+    page = Paginator(scans, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"page": page, "filters": filters, "query": _worklist_query(filters)}
+    return render(request, "scans/worklist.html", context)
+
+
+def _worklist_filters(request: HttpRequest) -> WorklistFilterForm:
+    versions = list(ModelVersion.objects.values_list("id", flat=True))
+    return WorklistFilterForm(request.GET, versions=versions)
+
+
+def _worklist_query(filters: WorklistFilterForm) -> str:
+    """The worklist's filters as a query string, carried from page to page of reviews."""
+    chosen = {name: value for name, value in filters.filters().items() if value}
+    return urlencode(chosen)
 
 
 @require_http_methods(["GET", "POST"])
@@ -289,7 +322,10 @@ def review(request: HttpRequest, scan_id: int) -> HttpResponse:
     scan = get_scan_for_user(request, scan_id)
     if scan.status != Scan.Status.DONE or scan.prediction is None:
         raise Http404("This scan has no AI reading to review.")
-    order = list(worklist_for_reviewer().values_list("pk", flat=True))
+    filters = _worklist_filters(request)
+    worklist = worklist_for_reviewer(**filters.filters())
+    query = _worklist_query(filters)
+    order = list(worklist.values_list("pk", flat=True))
     position = order.index(scan.pk) if scan.pk in order else -1
     neighbours = {
         "previous": order[position - 1] if position > 0 else None,
@@ -300,16 +336,21 @@ def review(request: HttpRequest, scan_id: int) -> HttpResponse:
         if not request.user.has_perm("scans.add_review"):
             raise PermissionDenied
         if form.is_valid():
-            services.review_create(
-                scan=scan,
-                reviewer=request.user,
-                verdict=form.cleaned_data["verdict"],
-                comment=form.cleaned_data["comment"],
-                request=request,
-            )
-            messages.success(request, f"Scan {scan.pk} reviewed.")
-            waiting = worklist_for_reviewer().filter(review__isnull=True).first()
-            return redirect("review", scan_id=waiting.pk) if waiting else redirect("worklist")
+            try:
+                services.review_create(
+                    scan=scan,
+                    reviewer=request.user,
+                    verdict=form.cleaned_data["verdict"],
+                    comment=form.cleaned_data["comment"],
+                    request=request,
+                )
+            except ValueError as exc:  # "confirmed" on a refused image: no label to confirm
+                form.add_error("verdict", str(exc))
+            else:
+                messages.success(request, f"Scan {scan.pk} reviewed.")
+                waiting = worklist.filter(review__isnull=True).first()
+                target = reverse("review", args=[waiting.pk]) if waiting else reverse("worklist")
+                return redirect(f"{target}?{query}" if query else target)
     audit_record(action=AuditEvent.Action.VIEW_RESULT, request=request, obj=scan)
     context = {
         "scan": scan,
@@ -318,6 +359,8 @@ def review(request: HttpRequest, scan_id: int) -> HttpResponse:
         "chart_height": 4 * CHART_ROW_HEIGHT,
         "reviews": scan.reviews.select_related("reviewer"),
         "diagnoses": Diagnosis.values,
+        "query": query,
+        "caveats": _caveats(scan.prediction),
         **neighbours,
     }
     return render(request, "scans/review.html", context, status=400 if form.errors else 200)

@@ -199,6 +199,7 @@ def make_scan(db, png_bytes) -> Callable[..., Scan]:
         status: str = Scan.Status.DONE,
         label: str = "Cyst",
         confidence: float = 0.9,
+        reading_state: str = "confident",
         name: str = "slice.png",
         note: str = "",
         uploaded_at: datetime | None = None,
@@ -232,6 +233,8 @@ def make_scan(db, png_bytes) -> Callable[..., Scan]:
                 label=label,
                 confidence=confidence,
                 probabilities=probabilities,
+                uncertain=reading_state == "uncertain",
+                out_of_distribution=reading_state == "not_a_ct",
                 milliseconds=2.5,
             )
             scan.done_at = uploaded_at + timedelta(seconds=1)

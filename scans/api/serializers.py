@@ -7,21 +7,48 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from scans.models import Diagnosis, ModelVersion, Prediction, Review, Scan
+from scans.models import Diagnosis, ModelVersion, Prediction, ReadingState, Review, Scan
 
 
 class PredictionSerializer(serializers.ModelSerializer):
-    model_version = serializers.CharField(source="model_version_id")
-    probabilities = serializers.DictField(
-        child=serializers.FloatField(), help_text="Probability of each of the four classes."
+    """One reading. Its ``reading_state`` says what it may be acted on as; a refused
+    image (``not_a_ct``) has no ``label``, ``confidence`` or ``probabilities``."""
+
+    reading_state = serializers.ChoiceField(
+        choices=ReadingState.choices,
+        help_text="not_a_ct: refused, no kidney finding; uncertain: below the version's "
+        "threshold, needs a review; confident.",
     )
+    label = serializers.ChoiceField(
+        source="finding",
+        choices=Diagnosis.choices,
+        allow_null=True,
+        help_text="The AI's kidney class; null when the image was refused (not_a_ct).",
+    )
+    confidence = serializers.FloatField(
+        source="finding_confidence",
+        allow_null=True,
+        help_text="Calibrated probability of the label; null when the image was refused.",
+    )
+    probabilities = serializers.SerializerMethodField(
+        help_text="Probability of each of the four classes; null when the image was refused."
+    )
+    raw_probabilities = serializers.DictField(
+        source="probabilities",
+        child=serializers.FloatField(),
+        help_text="The network's output for each class as computed, before the not-a-CT "
+        "check: for a refused image (not_a_ct) these are not a finding.",
+    )
+    model_version = serializers.CharField(source="model_version_id")
 
     class Meta:
         model = Prediction
         fields = [
+            "reading_state",
             "label",
             "confidence",
             "probabilities",
+            "raw_probabilities",
             "model_version",
             "uncertain",
             "out_of_distribution",
@@ -36,13 +63,24 @@ class PredictionSerializer(serializers.ModelSerializer):
             "milliseconds": {"help_text": "Time the model took for this image."},
         }
 
+    @extend_schema_field(serializers.DictField(child=serializers.FloatField(), allow_null=True))
+    def get_probabilities(self, prediction: Prediction) -> dict | None:
+        return None if prediction.finding is None else prediction.probabilities
+
 
 class ReviewSerializer(serializers.ModelSerializer):
     reviewer = serializers.CharField(source="reviewer.get_username")
+    true_label = serializers.SerializerMethodField(
+        help_text="The class the reviewer says the slice shows; null: not a kidney CT slice."
+    )
 
     class Meta:
         model = Review
         fields = ["verdict", "true_label", "agrees", "comment", "reviewer", "created_at"]
+
+    @extend_schema_field(serializers.ChoiceField(choices=Diagnosis.choices, allow_null=True))
+    def get_true_label(self, review: Review) -> str | None:
+        return review.true_label or None
 
 
 class ScanLinksSerializer(serializers.Serializer):
@@ -170,6 +208,12 @@ class ScanFilterSerializer(serializers.Serializer):
     label = serializers.ChoiceField(
         choices=Diagnosis.choices, required=False, allow_blank=True, help_text="The AI's diagnosis."
     )
+    reading_state = serializers.ChoiceField(
+        choices=ReadingState.choices,
+        required=False,
+        allow_blank=True,
+        help_text="Finished scans whose reading is in this state.",
+    )
     date_from = OptionalDateField(required=False, help_text="Uploaded on or after.")
     date_to = OptionalDateField(required=False, help_text="Uploaded on or before.")
     q = serializers.CharField(
@@ -184,6 +228,7 @@ class ScanFilterSerializer(serializers.Serializer):
         return {
             "status": data.get("status", ""),
             "diagnosis": data.get("label", ""),
+            "reading_state": data.get("reading_state", ""),
             "date_from": data.get("date_from"),
             "date_to": data.get("date_to"),
             "query": data.get("q", "").strip(),

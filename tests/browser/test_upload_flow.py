@@ -90,15 +90,21 @@ def test_reviewer_confirms_with_the_keyboard_and_sees_the_dashboard(
     page = browser_page
     log_in(page, live_server, rita, password)
     page.get_by_role("link", name="Review", exact=True).click()
+    expect(page.get_by_role("heading", name="Review worklist")).to_be_visible()
+    page.screenshot(path=SCREENSHOTS / "worklist.png", full_page=True)
     page.get_by_role("link", name=f"Scan {first.pk}", exact=True).first.click()
     expect(page.get_by_role("heading", name=f"Review scan {first.pk}")).to_be_visible()
     page.screenshot(path=SCREENSHOTS / "review.png", full_page=True)
 
-    page.keyboard.press("c")  # confirm, then the next scan of the worklist opens
+    # The synthetic slices are refused as not a CT slice: C confirms the refusal, then
+    # the next scan of the worklist opens.
+    assert first.prediction.out_of_distribution and second.prediction.out_of_distribution
+    expect(page.locator("#refused-reading")).to_be_visible()
+    page.keyboard.press("c")
     expect(page.get_by_role("heading", name=f"Review scan {second.pk}")).to_be_visible()
-    assert Review.objects.get(scan=first).verdict == "confirmed"
+    assert Review.objects.get(scan=first).verdict == "not_a_ct"
 
-    page.keyboard.press("1")  # correct to Cyst (the first class), or confirm if it is Cyst
+    page.keyboard.press("1")  # overrule the refusal: it is a CT slice showing a Cyst
     expect(page.get_by_role("heading", name="Review worklist")).to_be_visible()
     assert Review.objects.get(scan=second).true_label == "Cyst"
 

@@ -40,7 +40,7 @@ def test_scan_list_filters_and_search(client, rita, reviewed_set):
     assert listed(client, "agreement=disagree") == [ids["corrected"]]
     assert listed(client, "agreement=agree") == [ids["agreed"]]
     assert listed(client, "status__exact=failed") == [ids["failed"]]
-    assert listed(client, "prediction__label__exact=Tumor") == [ids["waiting"]]
+    assert listed(client, "finding=Tumor") == [ids["waiting"]]
     assert listed(client, "q=study-9") == [ids["corrected"]]
     assert listed(client, "q=bob") == sorted([ids["corrected"], ids["failed"]])
 

@@ -123,7 +123,8 @@ class Command(BaseCommand):
             **metadata.get("metrics", {}),
             "crossvalidation": {
                 key: summary[key]
-                for key in ("folds", "per_fold", "mean", "spread", "recipe", "data")
+                for key in ("folds", "per_fold", "mean", "spread", "recipe", "data", "confusion")
+                if key in summary  # summaries written before "confusion" existed
             },
         }
         derived = versions.derive_version(

@@ -1,4 +1,5 @@
-// Keyboard shortcuts on the review page: C confirms, 1-4 correct, N/P move in the worklist.
+// Keyboard shortcuts on the review page: C confirms (a refusal too), 1-4 give a class, X says
+// "not a kidney CT slice", N/P move in the worklist.
 (function () {
   "use strict";
   document.addEventListener("keydown", function (event) {
