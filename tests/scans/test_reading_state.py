@@ -274,7 +274,12 @@ def test_result_report_and_review_pages_give_the_weak_class_sentence(
 ):
     version = tmp_path / "models" / "test-version"
     version.mkdir(parents=True)
-    metadata = {"version": "test-version", "metrics": {"crossvalidation": CROSSVALIDATION}}
+    calibration = {"temperature": 0.76, "ece_before": 0.095, "ece_after_in_sample": 0.067}
+    metadata = {
+        "version": "test-version",
+        "metrics": {"crossvalidation": CROSSVALIDATION},
+        "calibration": {**calibration, "n_images": 6058, "fitted_on": "out-of-fold predictions"},
+    }
     (version / "metadata.json").write_text(json.dumps(metadata))
     settings.MODELS_DIR = tmp_path / "models"
     scan = make_scan(alice, label="Stone", confidence=0.6)
@@ -283,6 +288,11 @@ def test_result_report_and_review_pages_give_the_weak_class_sentence(
     client.force_login(rita)
     for url in ("scan_detail", "scan_report", "review"):
         assert sentence in client.get(reverse(url, args=[scan.pk])).content.decode(), url
+    report = client.get(reverse("scan_report", args=[scan.pk])).content.decode()
+    assert (
+        "fitted on 6058 out-of-fold predictions; expected calibration error 9.5% before, " in report
+    )
+    assert "6.7% after, measured on the same predictions" in report
 
 
 def test_out_of_fold_confusion_counts_every_slice_not_refused():
