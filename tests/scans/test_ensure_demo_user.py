@@ -36,9 +36,20 @@ def test_running_twice_keeps_one_demo_user():
     assert User.objects.filter(username="demo").count() == 1
 
 
-def test_resets_the_password_given_on_the_command_line():
+def test_running_again_keeps_the_password_and_the_open_sessions(client):
     run()
-    run("--password", "another-secret")
+    client.force_login(User.objects.get(username="demo"))
+    output = run("--password", "another-secret")
+    assert "password: unchanged" in output
+    assert authenticate(username="demo", password="kidneyweb-demo")
+    assert not authenticate(username="demo", password="another-secret")
+    assert client.get("/").status_code == 200  # still logged in
+
+
+def test_resets_the_password_only_when_asked():
+    run()
+    output = run("--reset-password", "--password", "another-secret")
+    assert "password: another-secret" in output
     assert authenticate(username="demo", password="another-secret")
     assert not authenticate(username="demo", password="kidneyweb-demo")
 
