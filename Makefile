@@ -10,9 +10,19 @@ PYTHON := .venv/bin/python
 
 .venv: .venv/.installed
 
-run: export DJANGO_DEBUG = 1
+# Local settings of this checkout, read by manage.py, Celery and gunicorn (real
+# environment variables win). Written once when missing, never overwritten.
+KIDNEYWEB_ENV_FILE ?= .env
+$(KIDNEYWEB_ENV_FILE):
+	@echo "Writing $@: local settings of this checkout (debug on); edit it, make keeps it"
+	@{ echo "# Written once by make run; real environment variables win over these."; \
+	  echo "DJANGO_DEBUG=1"; \
+	  echo "DJANGO_SECRET_KEY=$$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))')"; \
+	  echo "DATABASE_URL=sqlite:///$(CURDIR)/var/db.sqlite3"; \
+	  echo "CELERY_BROKER_URL=filesystem://"; } > $@
+
 run: export PATH := $(CURDIR)/.venv/bin:$(PATH)
-run: .venv
+run: .venv $(KIDNEYWEB_ENV_FILE)
 	python manage.py migrate
 	python manage.py sync_model_versions
 	python manage.py ensure_demo_user

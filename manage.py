@@ -5,6 +5,9 @@ import os
 import sys
 
 if __name__ == "__main__":
+    from kidneyweb.env_file import load_env_file
+
+    load_env_file()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kidneyweb.settings")
     from django.core.management import execute_from_command_line
 

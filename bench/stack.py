@@ -356,6 +356,7 @@ def stack_env(*, database_url: str, broker_url: str | None, media_root: Path, **
     env.update(
         DJANGO_SECRET_KEY="stack-on-loopback-only",
         DJANGO_SECURE_COOKIES="0",  # plain HTTP on loopback
+        KIDNEYWEB_ENV_FILE=os.devnull,  # production settings, not the checkout's .env
         DATABASE_URL=database_url,
         MEDIA_ROOT=str(media_root),
         PYTHONUNBUFFERED="1",

@@ -4,6 +4,9 @@ import os
 
 from celery import Celery
 
+from kidneyweb.env_file import load_env_file
+
+load_env_file()
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kidneyweb.settings")
 
 app = Celery("kidneyweb")

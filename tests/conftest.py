@@ -18,6 +18,9 @@ from factories import NEW, OLD, SHIPPED, encode, synthetic_slice, write_dataset
 # if DJANGO_SETTINGS_MODULE were in pyproject.toml, so both are set here instead.
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kidneyweb.settings")
 os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-secret-key")
+# Not the checkout's .env of `make run` (debug on, its database): tests, and the
+# processes they start, see only what they set.
+os.environ.setdefault("KIDNEYWEB_ENV_FILE", os.devnull)
 # The test client and the test servers speak plain HTTP (tests/security checks the
 # production redirect with `check --deploy`).
 os.environ.setdefault("DJANGO_SSL_REDIRECT", "0")
