@@ -273,6 +273,8 @@ SPECTACULAR_SETTINGS = {
 BROKER_DIR = Path(os.getenv("KIDNEYWEB_BROKER_DIR", VAR_DIR / "broker"))
 CELERY_BROKER_URL = os.getenv("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's transport with whole messages only (kombu's own half-reads them).
+    CELERY_BROKER_TRANSPORT = "kidneyweb.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
