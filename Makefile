@@ -22,11 +22,12 @@ $(KIDNEYWEB_ENV_FILE):
 	  echo "CELERY_BROKER_URL=filesystem://"; } > $@
 
 run: export PATH := $(CURDIR)/.venv/bin:$(PATH)
+run: export KIDNEYWEB_PORT ?= 8000
 run: .venv $(KIDNEYWEB_ENV_FILE)
 	python manage.py migrate
 	python manage.py sync_model_versions
 	python manage.py ensure_demo_user
-	honcho start
+	exec supervisord --configuration supervisord.conf
 
 test: .venv
 	$(PYTHON) -m ruff check .

@@ -1,8 +1,9 @@
 """There is no Docker engine here: the compose file and Dockerfile are checked as text
-against the code they run (settings, commands, Procfile)."""
+against the code they run (settings, commands, supervisord.conf of `make run`)."""
 
 from __future__ import annotations
 
+import configparser
 import re
 import shlex
 from pathlib import Path
@@ -69,13 +70,12 @@ def test_web_migrates_then_serves_with_gunicorn(compose):
     assert web["depends_on"]["postgres"] == {"condition": "service_healthy"}
 
 
-def test_worker_and_beat_run_the_commands_of_the_procfile(compose):
-    procfile = dict(
-        line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line
-    )
+def test_worker_and_beat_run_the_commands_of_make_run(compose):
+    make_run = configparser.ConfigParser(interpolation=None)
+    make_run.read(ROOT / "supervisord.conf")
     for name in ("worker", "beat"):
         compose_argv = shlex.split(compose["services"][name]["command"])
-        assert compose_argv[:4] == shlex.split(procfile[name])[:4]
+        assert compose_argv[:4] == shlex.split(make_run[f"program:{name}"]["command"])[:4]
     assert compose["services"]["worker"]["depends_on"]["web"] == {"condition": "service_healthy"}
 
 
