@@ -18,4 +18,5 @@ RUN DJANGO_SECRET_KEY=collectstatic-only python manage.py collectstatic --noinpu
 
 USER kidneyweb
 EXPOSE 8000
-CMD ["gunicorn", "kidneyweb.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+# 3 workers, 30 s timeout: the upload budget (README) is at most 12 s and 450 MB a request.
+CMD ["gunicorn", "kidneyweb.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "30", "--access-logfile", "-"]

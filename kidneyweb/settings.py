@@ -199,7 +199,10 @@ if INFERENCE_RUNTIME not in ("litert", "keras"):
         f"KIDNEYWEB_INFERENCE_RUNTIME={INFERENCE_RUNTIME!r}: not litert or keras"
     )
 MAX_UPLOAD_BYTES = envint("KIDNEYWEB_MAX_UPLOAD_BYTES", str(20 * 1024 * 1024))
-MAX_IMAGE_PIXELS = envint("KIDNEYWEB_MAX_IMAGE_PIXELS", "50000000")
+# A CT slice is 512 x 512; 4,096 x 4,096 is generous. One request holds at most four
+# files at that limit (README, "Upload budget": time and memory measured there).
+MAX_IMAGE_PIXELS = envint("KIDNEYWEB_MAX_IMAGE_PIXELS", str(4096 * 4096))
+MAX_UPLOAD_PIXELS = envint("KIDNEYWEB_MAX_UPLOAD_PIXELS", str(4 * 4096 * 4096))
 MAX_FILES_PER_UPLOAD = envint("KIDNEYWEB_MAX_FILES_PER_UPLOAD", "50")
 # Readings less confident than this are marked "uncertain - needs review". Empty: the
 # threshold the active model version chose on its held-out slices (metadata.json).

@@ -21,7 +21,9 @@ from mlcore.dicom import ABDOMEN, DicomError, Window, is_dicom, read_dicom
 
 ACCEPTED_FORMATS = ("JPEG", "PNG")
 RESIZE_FILTER = Image.Resampling.BILINEAR
-DEFAULT_MAX_PIXELS = 50_000_000
+# A CT slice is 512 x 512; 4,096 x 4,096 is generous, and its worst case (a 16-bit
+# PNG or DICOM) is measured in docs/reliability.md.
+DEFAULT_MAX_PIXELS = 4096 * 4096
 
 ImageSource = bytes | bytearray | memoryview | str | os.PathLike | BinaryIO
 
@@ -42,6 +44,10 @@ class CorruptImageError(ImageError):
 class ImageTooLargeError(ImageError):
     """The image has more pixels than allowed (decompression bomb guard)."""
 
+    def __init__(self, message: str, *, pixels: int | None = None):
+        super().__init__(message)
+        self.pixels = pixels  # what the header declares, when it was read
+
 
 def open_image(
     source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS, window: Window = ABDOMEN
@@ -57,9 +63,9 @@ def open_image(
         try:
             return read_dicom(data, window=window, max_pixels=max_pixels)
         except DicomError as exc:
-            error = {"corrupt": CorruptImageError, "too_large": ImageTooLargeError}.get(
-                exc.kind, UnsupportedFormatError
-            )
+            if exc.kind == "too_large":
+                raise ImageTooLargeError(str(exc), pixels=exc.pixels) from exc
+            error = CorruptImageError if exc.kind == "corrupt" else UnsupportedFormatError
             raise error(str(exc)) from exc
     try:
         with Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS) as probe:
@@ -74,7 +80,8 @@ def open_image(
         raise CorruptImageError(f"The {_format_name(data)} file is damaged: {exc}") from exc
     if width * height > max_pixels:
         raise ImageTooLargeError(
-            f"The image has {width}x{height} pixels; the limit is {max_pixels:,} pixels."
+            f"The image has {width}x{height} pixels; the limit is {max_pixels:,} pixels.",
+            pixels=width * height,
         )
     try:
         # verify() leaves the image unusable, so decode from a fresh handle.
@@ -95,10 +102,14 @@ def to_rgb_or_grey(image: Image.Image) -> Image.Image:
     if image.mode == "L":
         return image
     if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-        pixels = np.asarray(image, dtype=np.float64)
+        pixels = np.array(image, dtype=np.float64)
         # 16-bit PNGs store 0..65535; scale the full range to 8 bits rather than clip.
         top = 65535.0 if pixels.max(initial=0) > 255 else 255.0
-        image = Image.fromarray(np.clip(pixels / top * 255.0 + 0.5, 0, 255).astype(np.uint8))
+        # In place: one float64 copy of a large slice, the same numbers as the expression.
+        np.divide(pixels, top, out=pixels)
+        np.multiply(pixels, 255.0, out=pixels)
+        np.add(pixels, 0.5, out=pixels)
+        image = Image.fromarray(np.clip(pixels, 0, 255, out=pixels).astype(np.uint8))
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         # Transparent areas count as black, like the air around the body on a CT.
         rgba = image.convert("RGBA")

@@ -61,7 +61,7 @@ def test_settings_default_to_local_sqlite_folder_broker_and_litert():
     assert models_dir == str(REPO / "models")
     assert runtime == "litert"
     assert max_bytes == str(20 * 1024 * 1024)
-    assert max_pixels == "50000000"
+    assert max_pixels == str(4096 * 4096)
     assert hosts == "['localhost', '127.0.0.1']"
 
 

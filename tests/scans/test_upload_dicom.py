@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from corpus import tolerated_dicom_corpus
 from django.urls import reverse
 from factories import ct_dicom, expected_grey, hounsfield_slice, upload_file
 from PIL import Image
@@ -61,3 +62,14 @@ def test_multi_frame_dicom_is_rejected_with_its_reason(client, alice, upload_and
     assert response.status_code == 400
     assert b"holds 2 frames" in response.content
     assert not Scan.objects.exists()
+
+
+@pytest.mark.parametrize("case", tolerated_dicom_corpus(), ids=lambda case: case.name)
+def test_odd_optional_header_number_is_left_out_and_the_slice_kept(client, alice, case):
+    client.force_login(alice)
+    response = client.post(reverse("upload"), {"files": [upload_file(case.name, case.data)]})
+
+    assert response.status_code == 302
+    scan = Scan.objects.get()
+    assert scan.dicom[case.reason] is None
+    assert client.get(reverse("scan_detail", args=[scan.pk])).status_code == 200
