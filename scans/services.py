@@ -27,7 +27,13 @@ from mlcore import versions
 from mlcore.dicom import ABDOMEN, Window
 from mlcore.heatmaps import overlay_png
 from mlcore.inference import Classifier
-from mlcore.preprocessing import ImageError, load_image, open_image, to_rgb_or_grey
+from mlcore.preprocessing import (
+    ImageError,
+    ImageTooLargeError,
+    load_image,
+    open_image,
+    to_rgb_or_grey,
+)
 from scans.audit import audit_record
 from scans.classifier import ModelUnavailableError, classifier_get, explainer_get
 from scans.models import AuditEvent, Diagnosis, ModelVersion, Prediction, Review, Scan
@@ -41,7 +47,14 @@ STORAGE_FAILED = (
     "The server could not store the file ({}); nothing was kept. "
     "Try again later, or tell an administrator if it happens again."
 )
-SUFFIXES = {"JPEG": ".jpg", "PNG": ".png", "DICOM": ".png"}  # DICOM is kept as PNG
+UNREADABLE = (
+    "The file could not be read as an image: it may be damaged or use a variant this "
+    "server does not read. Export the slice again as JPEG, PNG or uncompressed DICOM."
+)
+OVER_BUDGET = (
+    "with it, this upload would hold more than {} pixels, the most one upload may "
+    "hold; send this file in another upload."
+)
 
 
 class UploadRejected(Exception):
@@ -66,23 +79,47 @@ class CheckedUpload:
     dicom: dict | None = None
 
 
-def upload_check(upload: UploadedFile, *, window: Window = ABDOMEN) -> CheckedUpload:
+def upload_check(
+    upload: UploadedFile, *, window: Window = ABDOMEN, pixels_left: int | None = None
+) -> CheckedUpload:
     """Validate one upload by its content; raise UploadRejected with a reason otherwise.
 
     The size is checked before the file is read: Django has already streamed a
-    large upload to a temporary file, and it is never loaded into memory.
+    large upload to a temporary file, and it is never loaded into memory. The
+    pixel count comes from the header before anything is decoded (mlcore).
+    What is kept is a PNG of the decoded pixels and nothing else (no metadata,
+    chunk or trailing byte of the upload survives); the SHA-256 is the upload's.
     A DICOM file is never stored: its header carries the patient's identity.
-    What is kept is the windowed slice as PNG and the few fields the pages show.
+    Any failure while reading refuses this file only, with a plain reason.
+    ``pixels_left``: what is left of the request's pixel budget.
     """
     name = PurePath(upload.name or "unnamed").name[:255] or "unnamed"
     limit = settings.MAX_UPLOAD_BYTES
     if upload.size is None or upload.size > limit:
         raise UploadRejected(name, f"the file is larger than the {_megabytes(limit)} limit.")
-    data = upload.read()
+    limit = settings.MAX_IMAGE_PIXELS
+    max_pixels = limit if pixels_left is None else min(limit, pixels_left)
     try:
-        image = open_image(data, max_pixels=settings.MAX_IMAGE_PIXELS, window=window)
+        return _checked(name, upload.read(), window=window, max_pixels=max_pixels)
+    except UploadRejected:
+        raise
+    except ImageTooLargeError as exc:
+        if exc.pixels is not None and exc.pixels <= limit:  # within the file limit
+            total = f"{settings.MAX_UPLOAD_PIXELS:,}"
+            raise UploadRejected(name, OVER_BUDGET.format(total)) from exc
+        raise UploadRejected(name, str(exc)) from exc
     except ImageError as exc:
         raise UploadRejected(name, str(exc)) from exc
+    except MemoryError as exc:
+        logger.warning("Upload %s refused: out of memory while reading it", name)
+        raise UploadRejected(name, UNREADABLE) from exc
+    except Exception as exc:  # any other failure is this file's, never the request's
+        logger.exception("Upload %s refused: unexpected error while reading it", name)
+        raise UploadRejected(name, UNREADABLE) from exc
+
+
+def _checked(name: str, data: bytes, *, window: Window, max_pixels: int) -> CheckedUpload:
+    image = open_image(data, max_pixels=max_pixels, window=window)
     dicom = image.info.get("dicom")
     if not dicom and (foreign := foreign_content(data, image.format)):
         raise UploadRejected(
@@ -90,14 +127,15 @@ def upload_check(upload: UploadedFile, *, window: Window = ABDOMEN) -> CheckedUp
             f"The file holds something besides the image: {foreign} "
             "Export the slice again as a plain image.",
         )
+    pixels = to_rgb_or_grey(image)  # what the model reads, so stored == read
     return CheckedUpload(
         name=name,
         data=data,
-        stored=_png(image) if dicom else data,
+        stored=_png(pixels),
         image_format=image.format,
         width=image.width,
         height=image.height,
-        thumbnail=_thumbnail(image),
+        thumbnail=_thumbnail(pixels),
         dicom=dicom,
     )
 
@@ -119,8 +157,7 @@ def scan_create(*, owner, checked: CheckedUpload, note: str = "") -> Scan:
         uploaded_at=now,
         queued_at=now,
     )
-    suffix = SUFFIXES[checked.image_format]
-    _save_file(scan.image, f"scan{suffix}", checked.stored)
+    _save_file(scan.image, "scan.png", checked.stored)  # the pixels, re-encoded
     try:
         _save_file(scan.thumbnail, "thumbnail.png", checked.thumbnail)
         scan.save()
@@ -153,30 +190,43 @@ def scans_upload(
 ) -> UploadResult:
     """Store every upload that passes the checks as a scan and send it to be read.
 
-    Rejected files are reported, one reason each, and leave nothing behind.
+    Each file stands alone: it is read, then stored in its own transaction with its
+    upload audit event, and its task is sent when that commits. A refused file is
+    reported with its reason and leaves nothing behind; the others are kept.
+    Files past the request's pixel budget (``MAX_UPLOAD_PIXELS``) are refused
+    before they are decoded, so one request stays within its stated time.
     """
     window = Window(
         level=ABDOMEN.level if window_level is None else window_level,
         width=window_width or ABDOMEN.width,
     )
-    checked, rejected = [], []
+    scans, rejected = [], []
+    pixels_left = settings.MAX_UPLOAD_PIXELS
     for upload in uploads:
         try:
-            checked.append(upload_check(upload, window=window))
+            checked = upload_check(upload, window=window, pixels_left=pixels_left)
+            pixels_left -= checked.width * checked.height
+            scans.append(_scan_store(owner=owner, checked=checked, note=note, request=request))
         except UploadRejected as exc:
             rejected.append(exc)
-    scans = []
-    for item in checked:
-        try:
-            scans.append(scan_create(owner=owner, checked=item, note=note))
-        except OSError as exc:  # the media store is full or not writable: nothing was kept
-            logger.error("Cannot store upload %s: %s", item.name, exc)
-            reason = STORAGE_FAILED.format(exc.strerror or "storage error")
-            rejected.append(UploadRejected(item.name, reason, server_fault=True))
-    for scan in scans:
-        audit_record(action=AuditEvent.Action.UPLOAD, actor=owner, request=request, obj=scan)
-        scan_enqueue(scan=scan)
     return UploadResult(scans=scans, rejected=rejected)
+
+
+def _scan_store(*, owner, checked: CheckedUpload, note: str, request) -> Scan:
+    """One checked file as a scan, its audit event and its task, or UploadRejected."""
+    scan = None
+    try:
+        with transaction.atomic():
+            scan = scan_create(owner=owner, checked=checked, note=note)
+            audit_record(action=AuditEvent.Action.UPLOAD, actor=owner, request=request, obj=scan)
+            scan_enqueue(scan=scan)
+    except Exception as exc:  # disk full, database down: nothing of this file is kept
+        if scan is not None:
+            _delete_files(scan)  # the row was rolled back; its files go too
+        logger.exception("Cannot store upload %s", checked.name)
+        cause = getattr(exc, "strerror", None) or "storage error"
+        raise UploadRejected(checked.name, STORAGE_FAILED.format(cause), server_fault=True) from exc
+    return scan
 
 
 def scan_enqueue(*, scan: Scan) -> None:
@@ -515,7 +565,7 @@ def api_token_create(*, user, rotate: bool = False, actor=None) -> Token:
 
 
 def _thumbnail(image: Image.Image) -> bytes:
-    small = to_rgb_or_grey(image)
+    small = to_rgb_or_grey(image).copy()
     small.thumbnail(THUMBNAIL_SIZE, Image.Resampling.BILINEAR)
     return _png(small)
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import PurePath
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -40,7 +41,13 @@ from scans.selectors import (
 )
 
 HISTORY_PAGE_SIZE = 20
-CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "DICOM": "image/png"}
+# By the stored file's suffix: uploads are kept as PNG; scans stored before that
+# kept a JPEG upload as it came.
+CONTENT_TYPES = {".jpg": "image/jpeg", ".png": "image/png"}
+
+
+def image_content_type(scan: Scan) -> str | None:
+    return CONTENT_TYPES.get(PurePath(scan.image.name).suffix.lower())
 
 
 def get_scan_for_user(request: HttpRequest, scan_id: int) -> Scan:
@@ -192,7 +199,7 @@ def scan_report(request: HttpRequest, scan_id: int) -> HttpResponse:
 def scan_image(request: HttpRequest, scan_id: int) -> FileResponse:
     scan = get_scan_for_user(request, scan_id)
     audit_record(action=AuditEvent.Action.VIEW_IMAGE, request=request, obj=scan)
-    return private_file(scan.image, CONTENT_TYPES.get(scan.image_format))
+    return private_file(scan.image, image_content_type(scan))
 
 
 @require_GET

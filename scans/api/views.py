@@ -27,7 +27,7 @@ from scans.api.serializers import (
 from scans.audit import audit_record
 from scans.models import AuditEvent, ModelVersion, Scan
 from scans.selectors import scan_list_visible_to, system_health
-from scans.views import CONTENT_TYPES, get_scan_for_user, get_scan_to_delete, private_file
+from scans.views import get_scan_for_user, get_scan_to_delete, image_content_type, private_file
 
 ERRORS = {
     401: OpenApiResponse(description="No or invalid credentials."),
@@ -173,7 +173,7 @@ class ScanImageView(APIView):
         audit_record(
             action=AuditEvent.Action.VIEW_IMAGE, request=request._request, obj=scan, api=True
         )
-        return private_file(scan.image, CONTENT_TYPES.get(scan.image_format))
+        return private_file(scan.image, image_content_type(scan))
 
     def perform_content_negotiation(self, request: Request, force: bool = False):
         # The file bypasses renderers; errors are JSON whatever the client accepts.

@@ -7,24 +7,26 @@ are accepted and read like the ordinary image they hold.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import random
 import tracemalloc
 
 import numpy as np
 import pytest
-from corpus import SEED, hostile_corpus, png_slice
+from corpus import SEED, hostile_corpus, malformed_dicom_corpus, markup_corpus, png_slice
 from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from django.urls import reverse
-from factories import encode, stored_files, upload_file
+from factories import ct_dicom, encode, hounsfield_slice, stored_files, upload_file
 from PIL import Image
 
 from scans import views
-from scans.models import Scan
+from scans.models import AuditEvent, Scan
 
 pytestmark = pytest.mark.django_db
 
-CORPUS = hostile_corpus()
+CORPUS = hostile_corpus() + malformed_dicom_corpus()
+MARKUP = markup_corpus()
 
 
 @pytest.fixture(autouse=True)
@@ -65,21 +67,67 @@ def test_hostile_file_is_refused_with_its_reason_and_nothing_is_kept(
     assert_nothing_stored(media_root, upload_temp_dir)
 
 
+def good_files() -> list:
+    jpeg = encode(Image.open(io.BytesIO(png_slice())), "JPEG", quality=90)
+    return [
+        upload_file("good.png", png_slice()),
+        upload_file("good.jpg", jpeg, "image/jpeg"),
+        upload_file("good.dcm", ct_dicom(hounsfield_slice()), "application/dicom"),
+    ]
+
+
+GOOD = {"good.png", "good.jpg", "good.dcm"}
+
+
 @pytest.mark.parametrize("channel", ["page", "api"])
-def test_whole_corpus_in_one_upload_keeps_only_the_good_file(
-    client, alice, media_root, upload_temp_dir, channel
+def test_whole_corpus_in_one_upload_keeps_only_the_good_files(
+    client, alice, media_root, upload_temp_dir, channel, django_capture_on_commit_callbacks
 ):
     client.force_login(alice)
     files = [upload_file(case.name, case.data) for case in CORPUS]
-    response = send(client, channel, *files, upload_file("good.png", png_slice()))
+    with django_capture_on_commit_callbacks() as sent:
+        response = send(client, channel, *files[:20], *good_files(), *files[20:])
 
     assert response.status_code in (200, 202)
     text = message(response)
     for case in CORPUS:
         assert case.name in text
-    assert list(Scan.objects.values_list("original_name", flat=True)) == ["good.png"]
-    assert len(stored_files(media_root)) == 2  # the image and its thumbnail
+    assert set(Scan.objects.values_list("original_name", flat=True)) == GOOD
+    assert len(stored_files(media_root)) == 2 * len(GOOD)  # each image and its thumbnail
     assert stored_files(upload_temp_dir) == []
+    uploads = AuditEvent.objects.filter(action=AuditEvent.Action.UPLOAD)
+    assert sorted(uploads.values_list("object_id", flat=True)) == sorted(
+        str(pk) for pk in Scan.objects.values_list("pk", flat=True)
+    )
+    assert len(sent) == len(GOOD)  # one task each, sent when its transaction commits
+
+
+@pytest.mark.parametrize("channel", ["page", "api"])
+@pytest.mark.parametrize("case", MARKUP, ids=[case.name for case in MARKUP])
+def test_markup_in_metadata_is_never_served_back(client, alice, media_root, channel, case):
+    """The rule that cannot be sidestepped: what is stored and served is a PNG written
+    from the decoded pixels, so no byte of the upload's metadata survives."""
+    client.force_login(alice)
+    response = send(client, channel, upload_file(case.name, case.data))
+
+    assert response.status_code in (202, 302)
+    scan = Scan.objects.get()
+    assert scan.sha256 == hashlib.sha256(case.data).hexdigest()
+    served = b"".join(client.get(reverse("scan_image", args=[scan.pk])).streaming_content)
+    assert served.startswith(b"\x89PNG")
+    assert case.reason.encode() not in served
+    assert png_chunk_types(served) <= {b"IHDR", b"PLTE", b"IDAT", b"IEND"}
+    for stored in stored_files(media_root):
+        assert case.reason.encode() not in stored.read_bytes()
+
+
+def png_chunk_types(data: bytes) -> set[bytes]:
+    kinds, pos = set(), 8
+    while pos + 8 <= len(data):
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        kinds.add(data[pos + 4 : pos + 8])
+        pos += 12 + length
+    return kinds
 
 
 @pytest.mark.parametrize("channel", ["page", "api"])

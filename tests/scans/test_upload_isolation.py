@@ -1,0 +1,98 @@
+"""Every file of an upload stands alone: whatever goes wrong while reading or storing
+one file refuses that file with a plain reason and keeps the others, each in its own
+transaction with its audit event and its task; never a 500, never half a batch."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+from factories import ct_dicom, encode, hounsfield_slice, synthetic_slice, upload_file
+
+from scans import services
+from scans.models import AuditEvent, Scan
+
+pytestmark = pytest.mark.django_db
+
+
+def send(client, channel: str, *files):
+    url = reverse("upload") if channel == "page" else "/api/v1/scans/"
+    return client.post(url, {"files": list(files)})
+
+
+def batch() -> list:
+    return [
+        upload_file("good.jpg", encode(synthetic_slice(1, 1), "JPEG"), "image/jpeg"),
+        upload_file("cursed.png", encode(synthetic_slice(2, 1))),
+        upload_file("good.dcm", ct_dicom(hounsfield_slice()), "application/dicom"),
+    ]
+
+
+@pytest.fixture
+def cursed(monkeypatch):
+    """Reading the file named cursed.png raises an error nobody foresaw."""
+    real = services._checked
+
+    def checked(name, data, **options):
+        if name == "cursed.png":
+            raise RuntimeError(f"unforeseen {object()!r}")
+        return real(name, data, **options)
+
+    monkeypatch.setattr(services, "_checked", checked)
+
+
+@pytest.mark.parametrize("channel", ["page", "api"])
+def test_unforeseen_error_refuses_that_file_only(
+    client, alice, media_root, cursed, channel, django_capture_on_commit_callbacks
+):
+    client.force_login(alice)
+    with django_capture_on_commit_callbacks() as sent:
+        response = send(client, channel, *batch())
+
+    assert response.status_code in (200, 202)
+    text = response.content.decode()
+    assert "cursed.png" in text and "could not be read as an image" in text
+    assert "object at 0x" not in text and "unforeseen" not in text
+    assert set(Scan.objects.values_list("original_name", flat=True)) == {"good.jpg", "good.dcm"}
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.UPLOAD).count() == 2
+    assert len(sent) == 2
+
+
+@pytest.mark.parametrize("channel", ["page", "api"])
+def test_failure_storing_one_file_keeps_the_files_before_and_after_it(
+    client, alice, media_root, monkeypatch, channel, django_capture_on_commit_callbacks
+):
+    real = services.audit_record
+
+    def audit(**kwargs):
+        if getattr(kwargs.get("obj"), "original_name", "") == "cursed.png":
+            raise RuntimeError("audit table locked")
+        return real(**kwargs)
+
+    monkeypatch.setattr(services, "audit_record", audit)
+    client.force_login(alice)
+    with django_capture_on_commit_callbacks() as sent:
+        response = send(client, channel, *batch())
+
+    assert response.status_code in (200, 202)
+    assert "cursed.png" in response.content.decode()
+    assert set(Scan.objects.values_list("original_name", flat=True)) == {"good.jpg", "good.dcm"}
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.UPLOAD).count() == 2
+    assert len(sent) == 2
+    kept = {f.name for scan in Scan.objects.all() for f in (scan.image, scan.thumbnail)}
+    on_disk = {str(p.relative_to(media_root)) for p in media_root.rglob("*") if p.is_file()}
+    assert on_disk == kept  # the rolled-back file left nothing behind
+
+
+@pytest.mark.parametrize("channel", ["page", "api"])
+def test_files_past_the_request_pixel_budget_are_refused_and_the_rest_kept(
+    client, alice, media_root, settings, channel
+):
+    settings.MAX_UPLOAD_PIXELS = 64 * 64 + 1  # room for the first 64 x 64 slice only
+    client.force_login(alice)
+    files = [upload_file(f"{i}.png", encode(synthetic_slice(i, 1))) for i in range(3)]
+    response = send(client, channel, *files)
+
+    assert response.status_code in (200, 202)
+    assert list(Scan.objects.values_list("original_name", flat=True)) == ["0.png"]
+    text = response.content.decode()
+    assert "1.png" in text and "send this file in another upload" in text
