@@ -14,6 +14,18 @@ concurrency, logs in over HTTP and measures:
 
 The database is ``--database-url`` (default ``$DATABASE_URL``, else a new SQLite
 file); it is migrated and a bench user is created in it.
+
+``--make-run`` measures instead what a user of ``make run`` sees (SQLite, the
+folder broker, supervisord's web, readings worker, heatmap worker and beat),
+once with heatmaps on and once off, each from a cold start in a new state folder:
+
+- ``startup_s``: from ``make run`` (already installed) until the site answers and
+  both workers are ready;
+- ``first_reading_s``: the first upload after that, until it is done (target <= 3 s);
+- ``upload_50``: one API upload of 50 files; per file, from the POST until it is
+  done: ``p50_s``, ``p95_s`` (target <= 2 s with heatmaps on), ``max_s``.
+
+Run it when nothing else loads the machine (no training): it competes for the cores.
 """
 
 from __future__ import annotations
@@ -23,8 +35,11 @@ import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
+
+import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -41,8 +56,14 @@ def main() -> None:
     parser.add_argument(
         "--no-heatmaps", action="store_true", help="run the stack with KIDNEYWEB_HEATMAPS=0"
     )
+    parser.add_argument(
+        "--make-run", action="store_true", help="measure make run, heatmaps on and off"
+    )
     args = parser.parse_args()
     images = stack.load_images(args.image)
+    if args.make_run:
+        print(json.dumps(measure_make_run(images, timeout=args.timeout), indent=2))
+        return
 
     with stack.bench_stack(
         "e2e",
@@ -122,6 +143,54 @@ def run_burst(base_url: str, images: list[bytes], args) -> dict:
         "errors": len(burst.errors),
         **({"error_examples": burst.errors[:3]} if burst.errors else {}),
     }
+
+
+def measure_make_run(images: list[bytes], *, timeout: float) -> dict:
+    result = {}
+    for heatmaps in ("1", "0"):
+        with tempfile.TemporaryDirectory(prefix="kidneyweb-e2e-") as state:
+            started = time.perf_counter()
+            with stack.make_run(Path(state), KIDNEYWEB_HEATMAPS=heatmaps) as run:
+                startup_s = time.perf_counter() - started
+                headers = {"Authorization": f"Token {run.api_token()}"}
+                first = upload_until_done(run.url, headers, images[:1], timeout)
+                batch = upload_until_done(run.url, headers, (images * 50)[:50], timeout)
+        result["heatmaps_on" if heatmaps == "1" else "heatmaps_off"] = {
+            "startup_s": round(startup_s, 1),
+            "first_reading_s": round(first[0], 2),
+            "upload_50": {
+                "p50_s": round(statistics.median(batch), 2),
+                "p95_s": round(stack.percentile(batch, 0.95), 2),
+                "max_s": round(max(batch), 2),
+                "done": len(batch),
+            },
+        }
+    result["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version()}
+    return result
+
+
+def upload_until_done(url: str, headers: dict, images: list[bytes], timeout: float) -> list[float]:
+    """One API upload of these images; seconds from the POST until each was seen done."""
+    files = [("files", (f"slice-{i}.jpg", data, "image/jpeg")) for i, data in enumerate(images)]
+    started = time.perf_counter()
+    response = requests.post(f"{url}/api/v1/scans/", headers=headers, files=files, timeout=120)
+    response.raise_for_status()
+    waiting = {scan["id"] for scan in response.json()["scans"]}
+    seconds = []
+    deadline = time.monotonic() + timeout
+    while waiting and time.monotonic() < deadline:
+        page = requests.get(
+            f"{url}/api/v1/scans/", headers=headers, params={"page_size": 100}, timeout=30
+        ).json()
+        now = time.perf_counter() - started
+        for scan in page["results"]:
+            if scan["id"] in waiting and scan["status"] in ("done", "failed"):
+                waiting.discard(scan["id"])
+                seconds.append(now)
+        time.sleep(0.05)
+    if waiting:
+        raise TimeoutError(f"{len(waiting)} scans not read within {timeout:g} s")
+    return seconds
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """The real kidneyweb stack on loopback: web (gunicorn), Celery worker, optional Redis.
 
-Used by the integration tests (tests/integration/), bench/e2e.py and bench/load.py.
+Used by the integration tests (tests/integration/), bench/e2e.py and bench/load.py;
+``make_run`` starts `make run` itself (tests/deploy/test_make_run.py, bench/e2e.py).
 Every part is a separate process started from the project's own commands; nothing
 is mocked. Logs go to files in the given folder.
 """
@@ -19,7 +20,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -522,3 +523,112 @@ def wait_scans_done(scan_ids: Sequence[int], *, timeout: float, interval: float 
         if finished >= len(scan_ids) or time.monotonic() > deadline:
             return finished
         time.sleep(interval)
+
+
+# `make run` as a user starts it, in a state folder of its own (database, media,
+# broker, .env) on a free port: tests/deploy/test_make_run.py and bench/e2e.py.
+PROGRAM_MARKS = {  # how each program of supervisord.conf shows in its command line
+    "web": "runserver",
+    "worker": "-Q kidneyweb ",
+    "heatmaps": "-Q kidneyweb-heatmaps ",
+    "beat": " beat ",
+}
+
+
+def _session(session: int) -> dict[int, tuple[int, str]]:
+    """pid -> (parent pid, command line) of every process of a session."""
+    found = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:  # it ended meanwhile
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[3]) == session:
+            found[int(entry.name)] = (int(fields[1]), cmdline)
+    return found
+
+
+@dataclass
+class MakeRun:
+    url: str
+    env: dict
+    session: int  # make's pid, the id of the session of everything it started
+    log: Path
+
+    def program_pid(self, program: str) -> int | None:
+        """The process supervisord started for a program (not that program's children)."""
+        processes = _session(self.session)
+        for pid, (parent, cmdline) in processes.items():
+            if (
+                PROGRAM_MARKS[program] in f"{cmdline} "
+                and "supervisord" in processes.get(parent, (0, ""))[1]
+            ):
+                return pid
+        return None
+
+    def api_token(self, username: str = "demo") -> str:
+        result = subprocess.run(
+            [str(BIN / "python"), "manage.py", "create_api_token", username],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+        return result.stdout.strip()
+
+    def answers(self) -> bool:
+        try:
+            return requests.get(f"{self.url}/accounts/login/", timeout=5).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+
+@contextmanager
+def make_run(state: Path, *, timeout: float = 300, **extra: str) -> Iterator[MakeRun]:
+    """Start `make run` in a new session; yield once the site answers and both workers
+    are ready; stop it as Ctrl-C does, then kill by pid anything of it still running."""
+    port = free_port()
+    env = {
+        "PATH": os.environ["PATH"].replace(f"{ROOT / '.venv' / 'bin'}:", ""),
+        "HOME": os.environ.get("HOME", str(state)),
+        "KIDNEYWEB_ENV_FILE": str(state / ".env"),
+        "DATABASE_URL": f"sqlite:///{state / 'db.sqlite3'}",
+        "MEDIA_ROOT": str(state / "media"),
+        "KIDNEYWEB_BROKER_DIR": str(state / "broker"),
+        "KIDNEYWEB_PORT": str(port),
+        **extra,
+    }
+    log = state / "make-run.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            ["make", "run"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    run = MakeRun(f"http://127.0.0.1:{port}", env, process.pid, log)
+    try:
+        wait_for(run.answers, timeout=timeout, what="the site of make run", interval=0.2)
+        wait_for(
+            lambda: all(
+                re.search(rf"{name}@\S+ ready\.", log.read_text())
+                for name in ("readings", "heatmaps")
+            ),
+            timeout=timeout,
+            what="both workers of make run",
+            interval=0.2,
+        )
+        yield run
+    finally:
+        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: supervisord stops its programs
+        with suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=60)
+        for pid in _session(process.pid):
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

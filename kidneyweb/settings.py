@@ -302,8 +302,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5}
 CELERY_TASK_IGNORE_RESULT = True
 # One queue name per deployment (tests give each run its own). Heatmaps have their
-# own queue, which a worker serves only when no scan waits to be read (Redis:
-# queue_order_strategy "priority"), so a burst of uploads is read first.
+# own queue and, in make run and compose, a worker of their own, so a reading never
+# waits behind one; a worker serving both takes heatmaps only when no scan waits to
+# be read (Redis: queue_order_strategy "priority").
 CELERY_TASK_DEFAULT_QUEUE = os.getenv("KIDNEYWEB_TASK_QUEUE", "kidneyweb")
 HEATMAP_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}-heatmaps"
 CELERY_TASK_QUEUES = {CELERY_TASK_DEFAULT_QUEUE: {}, HEATMAP_QUEUE: {}}

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-APP_SERVICES = ("web", "worker", "beat")
+APP_SERVICES = ("web", "worker", "heatmaps", "beat")
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def settings_variables() -> set[str]:
 
 
 def test_compose_has_the_whole_platform(compose):
-    assert set(compose["services"]) == {"web", "worker", "beat", "redis", "postgres"}
+    assert set(compose["services"]) == {"web", "worker", "heatmaps", "beat", "redis", "postgres"}
     assert {"media", "models", "postgres-data"} <= set(compose["volumes"])
 
 
@@ -70,16 +70,45 @@ def test_web_migrates_then_serves_with_gunicorn(compose):
     assert web["depends_on"]["postgres"] == {"condition": "service_healthy"}
 
 
-def test_worker_and_beat_run_the_commands_of_make_run(compose):
+def make_run_commands() -> dict[str, list[str]]:
     make_run = configparser.ConfigParser(interpolation=None)
     make_run.read(ROOT / "supervisord.conf")
-    for name in ("worker", "beat"):
+    return {
+        section.removeprefix("program:"): shlex.split(make_run[section]["command"])
+        for section in make_run.sections()
+        if section.startswith("program:")
+    }
+
+
+def queues_served(argv: list[str]) -> str:
+    return argv[argv.index("-Q") + 1]
+
+
+def test_worker_and_beat_run_the_commands_of_make_run(compose):
+    make_run = make_run_commands()
+    for name in ("worker", "heatmaps", "beat"):
         compose_argv = shlex.split(compose["services"][name]["command"])
-        assert compose_argv[:4] == shlex.split(make_run[f"program:{name}"]["command"])[:4]
-    assert compose["services"]["worker"]["depends_on"]["web"] == {"condition": "service_healthy"}
+        assert compose_argv[:4] == make_run[name][:4]
 
 
-@pytest.mark.parametrize("name", ["postgres", "redis", "web", "worker"])
+def test_readings_never_queue_behind_heatmaps(compose, settings):
+    """Separate queues, each served by its own worker processes, in make run and compose."""
+    assert settings.CELERY_TASK_ROUTES["scans.tasks.explain_prediction"] == {
+        "queue": settings.HEATMAP_QUEUE
+    }
+    assert "scans.tasks.classify_scan" not in settings.CELERY_TASK_ROUTES  # default queue
+    services = compose["services"]
+    for workers in (
+        make_run_commands(),
+        {name: shlex.split(services[name]["command"]) for name in ("worker", "heatmaps")},
+    ):
+        # The default KIDNEYWEB_TASK_QUEUE (tests may give a run a queue of its own).
+        assert queues_served(workers["worker"]) == "kidneyweb"
+        assert queues_served(workers["heatmaps"]) == "kidneyweb-heatmaps"
+    assert f"{settings.CELERY_TASK_DEFAULT_QUEUE}-heatmaps" == settings.HEATMAP_QUEUE
+
+
+@pytest.mark.parametrize("name", ["postgres", "redis", "web", "worker", "heatmaps"])
 def test_long_running_services_have_health_checks(compose, name):
     assert compose["services"][name]["healthcheck"]["test"]
 
