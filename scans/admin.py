@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import csv
+import json
 from urllib.parse import urlencode
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
@@ -171,6 +174,31 @@ class ScanAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None) -> bool:
         return request.user.has_perm("scans.review_scan")
+
+    def get_readonly_fields(self, request, obj=None):
+        # The note is the uploader's; only admins correct it (audited, save_model).
+        if request.user.is_superuser:
+            return self.readonly_fields
+        return [*self.readonly_fields, "note"]
+
+    def save_model(self, request, obj, form, change) -> None:
+        if "note" in form.changed_data:
+            scan = Scan.objects.get(pk=obj.pk)
+            services.scan_note_update(
+                scan=scan, note=form.cleaned_data["note"], actor=request.user, request=request
+            )
+
+    def log_change(self, request, obj, message):
+        return None  # the service wrote the audit event; no second, unaudited log
+
+    def get_deleted_objects(self, objs, request):
+        return _reviews_go_with_their_scan(super().get_deleted_objects(objs, request))
+
+    def delete_model(self, request, obj) -> None:
+        services.scan_delete(scan=obj, actor=request.user, request=request)
+
+    def delete_queryset(self, request, queryset) -> None:
+        services.scans_delete(scans=queryset, actor=request.user, request=request)
 
     @admin.display(description="Image")
     def thumbnail_tag(self, scan: Scan) -> str:
@@ -390,3 +418,47 @@ def _reading(prediction: Prediction) -> str:
 def _confidence(prediction: Prediction) -> str:
     confidence = prediction.finding_confidence
     return "—" if confidence is None else f"{confidence:.1%}"
+
+
+class AuditedUserAdmin(UserAdmin):
+    """Django's user admin, with deletes through the service (the user's scans audited
+    and their files removed) and every other change in the audit trail."""
+
+    def get_deleted_objects(self, objs, request):
+        return _reviews_go_with_their_scan(super().get_deleted_objects(objs, request))
+
+    def delete_model(self, request, obj) -> None:
+        services.user_delete(user=obj, actor=request.user, request=request)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for user in queryset:
+            services.user_delete(user=user, actor=request.user, request=request)
+
+    def log_addition(self, request, obj, message):
+        audit_record(
+            action=AuditEvent.Action.CHANGE, request=request, obj=obj, added=_json(message)
+        )
+        return super().log_addition(request, obj, message)
+
+    def log_change(self, request, obj, message):
+        audit_record(
+            action=AuditEvent.Action.CHANGE, request=request, obj=obj, changed=_json(message)
+        )
+        return super().log_change(request, obj, message)
+
+
+def _reviews_go_with_their_scan(deleted_objects):
+    """Nobody deletes a review on its own (ReviewAdmin), but deleting its scan takes it
+    along; the audit trail keeps the record."""
+    deleted, model_count, perms_needed, protected = deleted_objects
+    perms_needed.discard(Review._meta.verbose_name)
+    return deleted, model_count, perms_needed, protected
+
+
+def _json(message):
+    """The admin's change message (lazy labels included) as plain JSON."""
+    return json.loads(json.dumps(message, default=str))
+
+
+admin.site.unregister(get_user_model())
+admin.site.register(get_user_model(), AuditedUserAdmin)

@@ -224,7 +224,10 @@ class Review(models.Model):
     verdict = models.CharField(max_length=16, choices=VERDICTS)
     comment = models.TextField(blank=True)
     # What the AI said when the review was made (a later model may read the scan again).
-    prediction = models.ForeignKey(Prediction, on_delete=models.PROTECT, related_name="reviews")
+    # RESTRICT, not PROTECT: a reading a review judged cannot be deleted on its own, but
+    # deleting the scan takes its readings and their reviews together (the audit trail
+    # keeps the record).
+    prediction = models.ForeignKey(Prediction, on_delete=models.RESTRICT, related_name="reviews")
     # "" stands for "not a CT slice": ai_label when the model refused the image,
     # true_label when the reviewer says it is none. Such reviews never enter the
     # agreement, the confusion matrix or recall (selectors.dashboard_stats).
@@ -271,6 +274,8 @@ class AuditEvent(models.Model):
         RECLASSIFY = "reclassify", "Sent scans to be read again"
         ACTIVATE_MODEL = "activate_model", "Activated a model version"
         API_TOKEN = "api_token", "Created an API token"
+        CHANGE = "change", "Changed a record in the admin"
+        DELETE_USER = "delete_user", "Deleted a user"
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL

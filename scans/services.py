@@ -400,6 +400,53 @@ def scan_delete(*, scan: Scan, actor=None, request=None) -> None:
         transaction.on_commit(lambda: _delete_files(scan))
 
 
+def scans_delete(*, scans, actor=None, request=None) -> int:
+    """Delete several scans, each as :func:`scan_delete` does (audited, files removed)."""
+    count = 0
+    for scan in scans:
+        scan_delete(scan=scan, actor=actor, request=request)
+        count += 1
+    return count
+
+
+def scan_note_update(*, scan: Scan, note: str, actor, request=None) -> Scan:
+    """Change a scan's note (admins, in the admin), audited with the old and new text."""
+    note = note.strip()
+    if note == scan.note:
+        return scan
+    with transaction.atomic():
+        audit_record(
+            action=AuditEvent.Action.CHANGE,
+            actor=actor,
+            request=request,
+            obj=scan,
+            field="note",
+            old=scan.note,
+            new=note,
+        )
+        scan.note = note
+        scan.save(update_fields=["note"])
+    return scan
+
+
+def user_delete(*, user, actor=None, request=None) -> None:
+    """Delete a user and their scans, each scan audited and its files removed.
+
+    Raises django.db.models.ProtectedError (nothing deleted) if the user wrote
+    reviews: those stay; deactivate the account instead.
+    """
+    with transaction.atomic():
+        scans_delete(scans=Scan.objects.filter(owner=user), actor=actor, request=request)
+        audit_record(
+            action=AuditEvent.Action.DELETE_USER,
+            actor=actor,
+            request=request,
+            obj=user,
+            user=user.get_username(),
+        )
+        user.delete()
+
+
 def model_version_record(*, metadata: dict) -> ModelVersion:
     """The database row mirroring one version's metadata (created if new)."""
     version, _ = ModelVersion.objects.update_or_create(
