@@ -587,21 +587,27 @@ class MakeRun:
             return False
 
 
-@contextmanager
-def make_run(state: Path, *, timeout: float = 300, **extra: str) -> Iterator[MakeRun]:
-    """Start `make run` in a new session; yield once the site answers and both workers
-    are ready; stop it as Ctrl-C does, then kill by pid anything of it still running."""
-    port = free_port()
-    env = {
+def new_shell_env(state: Path, **extra: str) -> dict[str, str]:
+    """A new shell's environment in this checkout (PATH and HOME only, no venv
+    activated), with `.env`, database, media and broker folder under ``state``
+    instead of the checkout's own `.env` and `var/`."""
+    return {
         "PATH": os.environ["PATH"].replace(f"{ROOT / '.venv' / 'bin'}:", ""),
         "HOME": os.environ.get("HOME", str(state)),
         "KIDNEYWEB_ENV_FILE": str(state / ".env"),
         "DATABASE_URL": f"sqlite:///{state / 'db.sqlite3'}",
         "MEDIA_ROOT": str(state / "media"),
         "KIDNEYWEB_BROKER_DIR": str(state / "broker"),
-        "KIDNEYWEB_PORT": str(port),
         **extra,
     }
+
+
+@contextmanager
+def make_run(state: Path, *, timeout: float = 300, **extra: str) -> Iterator[MakeRun]:
+    """Start `make run` in a new session; yield once the site answers and both workers
+    are ready; stop it as Ctrl-C does, then kill by pid anything of it still running."""
+    port = free_port()
+    env = new_shell_env(state, KIDNEYWEB_PORT=str(port), **extra)
     log = state / "make-run.log"
     with open(log, "w") as out:
         process = subprocess.Popen(

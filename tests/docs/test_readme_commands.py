@@ -16,13 +16,14 @@ A block preceded by `<!-- readme-test: ... -->` is marked:
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from bench import stack
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 MARKER = re.compile(r"^<!-- readme-test: (.+?) -->$")
@@ -74,18 +75,11 @@ BLOCKS = readme_blocks()
 def new_shell(tmp_path_factory) -> dict[str, str]:
     """The environment of a new shell after a first `make run`."""
     state = tmp_path_factory.mktemp("readme")
-    env_file = state / ".env"
-    env = {
-        "PATH": os.environ["PATH"].replace(f"{ROOT / '.venv' / 'bin'}:", ""),
-        "HOME": os.environ.get("HOME", str(state)),
-        "KIDNEYWEB_ENV_FILE": str(env_file),
-        "DATABASE_URL": f"sqlite:///{state / 'db.sqlite3'}",
-        "MEDIA_ROOT": str(state / "media"),
-        "KIDNEYWEB_BROKER_DIR": str(state / "broker"),
-    }
+    env = stack.new_shell_env(state)
+    env_file = env["KIDNEYWEB_ENV_FILE"]
     # The very rule `make run` uses to write .env.
     subprocess.run(
-        ["make", "-s", str(env_file), f"KIDNEYWEB_ENV_FILE={env_file}"],
+        ["make", "-s", env_file, f"KIDNEYWEB_ENV_FILE={env_file}"],
         cwd=ROOT,
         env=env,
         check=True,
