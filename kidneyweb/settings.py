@@ -55,6 +55,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "scans.middleware.RequestIdMiddleware",  # first: every log line of a request has its id
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "scans.middleware.NoStoreMiddleware",  # below WhiteNoise: static files stay cacheable
@@ -333,3 +334,36 @@ CELERY_BEAT_SCHEDULE = {
     }
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# Logging: errors with their tracebacks, warnings and the app's own events go to
+# stderr, one line per event with the request id (scans.request_id), in web, worker
+# and beat alike (Celery leaves the root logger to this configuration).
+LOG_LEVEL = os.getenv("KIDNEYWEB_LOG_LEVEL", "INFO")
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "scans.request_id.RequestIdFilter"}},
+    "formatters": {
+        "one_line": {
+            "()": "scans.request_id.OneLineFormatter",
+            "format": "%(asctime)s %(levelname)s %(process)d [%(request_id)s] %(name)s: "
+            "%(message)s",
+        }
+    },
+    "handlers": {
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stderr",
+            "filters": ["request_id"],
+            "formatter": "one_line",
+        }
+    },
+    "root": {"handlers": ["stderr"], "level": "WARNING"},
+    "loggers": {
+        # Django's own handlers (console with debug, mail_admins without) are dropped:
+        # its events reach stderr once, through the root logger.
+        "django": {"handlers": [], "level": "INFO"},
+        **{name: {"level": LOG_LEVEL} for name in ("scans", "mlcore", "kidneyweb", "celery")},
+    },
+}

@@ -8,4 +8,7 @@ class ScansConfig(AppConfig):
     name = "scans"
 
     def ready(self) -> None:
-        from scans import audit  # noqa: F401  (connects the log-in receivers)
+        from scans import (
+            audit,  # noqa: F401  (connects the log-in receivers)
+            request_id,  # noqa: F401  (carries request ids into tasks)
+        )

@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
 from scans.errors import is_api_request
+from scans.request_id import HEADER, request_id_new, request_id_reset, request_id_set
 
 logger = logging.getLogger(__name__)
 
@@ -20,6 +21,24 @@ logger = logging.getLogger(__name__)
 DATABASE_DOWN = (OperationalError, InterfaceError)
 RETRY_AFTER_SECONDS = 30
 API_DETAIL = "The database is unavailable for a moment. Try again in a minute."
+
+
+class RequestIdMiddleware:
+    """First in MIDDLEWARE: the request's id on every log line it causes and in the
+    ``X-Request-ID`` response header (scans.request_id)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.id = request_id_new(request.headers.get(HEADER))
+        token = request_id_set(request.id)
+        try:
+            response = self.get_response(request)
+        finally:
+            request_id_reset(token)
+        response[HEADER] = request.id
+        return response
 
 
 class NoStoreMiddleware:
