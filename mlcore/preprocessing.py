@@ -75,9 +75,10 @@ def open_image(
     except UnidentifiedImageError as exc:
         raise UnsupportedFormatError("Not a JPEG, PNG or DICOM image.") from exc
     except Image.DecompressionBombError as exc:
-        raise ImageTooLargeError(f"The image has too many pixels: {exc}") from exc
+        raise ImageTooLargeError("The image has too many pixels.") from exc
     except Exception as exc:  # Pillow raises many types for damaged files
-        raise CorruptImageError(f"The {_format_name(data)} file is damaged: {exc}") from exc
+        # Pillow's message may name internals (an object's memory address): not shown.
+        raise CorruptImageError(f"The {_format_name(data)} file is damaged.") from exc
     if width * height > max_pixels:
         raise ImageTooLargeError(
             f"The image has {width}x{height} pixels; the limit is {max_pixels:,} pixels.",
@@ -88,7 +89,7 @@ def open_image(
         image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
         image.load()
     except Exception as exc:
-        raise CorruptImageError(f"The {image_format} file is damaged: {exc}") from exc
+        raise CorruptImageError(f"The {image_format} file is damaged (cut short?).") from exc
     return image
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
@@ -33,6 +35,7 @@ ERRORS = {
     401: OpenApiResponse(description="No or invalid credentials."),
     429: OpenApiResponse(description="Too many requests: wait for Retry-After seconds."),
 }
+WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
 SCAN_ERRORS = {**ERRORS, 404: OpenApiResponse(description="No such scan, or not yours.")}
 
 
@@ -46,7 +49,8 @@ class ScanPagination(PageNumberPagination):
         values = request.query_params.getlist(self.page_size_query_param)
         if not values:
             return settings.API_PAGE_SIZE
-        if len(values) > 1 or not values[0].isdigit() or int(values[0]) < 1:
+        # ASCII digits only: str.isdigit() also admits "²", which int() refuses (a 500).
+        if len(values) > 1 or not WHOLE_NUMBER.fullmatch(values[0]) or int(values[0]) < 1:
             raise exceptions.ValidationError({"page_size": ["A positive whole number."]})
         return min(int(values[0]), self.max_page_size)
 

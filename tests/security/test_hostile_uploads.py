@@ -64,6 +64,7 @@ def test_hostile_file_is_refused_with_its_reason_and_nothing_is_kept(
     assert response.status_code == 400
     assert case.reason in message(response)
     assert case.name in message(response)
+    assert " at 0x" not in message(response)  # no internals (an object's address) shown
     assert_nothing_stored(media_root, upload_temp_dir)
 
 
