@@ -118,6 +118,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "scans.passwords.RevokeApiKeyOnPasswordChange"},  # a new password revokes it
 ]
 # Brute force: after KIDNEYWEB_LOGIN_FAILURE_LIMIT failed log-ins for one user name from
 # one address, that pair is locked out for KIDNEYWEB_LOGIN_COOLOFF_MINUTES (429 and a

@@ -8,9 +8,11 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from rest_framework.authtoken.admin import TokenAdmin
+from rest_framework.authtoken.models import TokenProxy
 
 from scans import services
 from scans.audit import audit_record
@@ -462,3 +464,37 @@ def _json(message):
 
 admin.site.unregister(get_user_model())
 admin.site.register(get_user_model(), AuditedUserAdmin)
+
+
+class MaskedTokenAdmin(TokenAdmin):
+    """API keys are never listed in clear: the list shows the first four characters; a
+    key made here goes through the service (audited) and is shown once, in the message."""
+
+    list_display = ["masked_key", "user", "created"]
+
+    @admin.display(description="Key")
+    def masked_key(self, token) -> str:
+        return f"{token.key[:4]}…"
+
+    def save_model(self, request, obj, form, change) -> None:
+        token = services.api_token_create(user=obj.user, rotate=True, actor=request.user)
+        obj.key, obj.created = token.key, token.created
+        self.message_user(
+            request, f"API key for {obj.user}: {token.key} (shown this once; copy it now)."
+        )
+
+    def log_addition(self, request, obj, message):
+        return None  # the service audited it; the admin log would keep the key in clear
+
+    def delete_model(self, request, obj) -> None:
+        services.api_token_revoke(user=obj.user, actor=request.user, reason="admin")
+
+    def log_deletions(self, request, queryset):
+        return None  # as for additions
+
+    def response_add(self, request, obj, post_url_continue=None):
+        return HttpResponseRedirect(reverse("admin:authtoken_tokenproxy_changelist"))
+
+
+admin.site.unregister(TokenProxy)
+admin.site.register(TokenProxy, MaskedTokenAdmin)

@@ -611,6 +611,21 @@ def api_token_create(*, user, rotate: bool = False, actor=None) -> Token:
     return token
 
 
+def api_token_revoke(*, user, actor=None, reason: str) -> bool:
+    """Delete the user's API key, if any (audited with ``reason``); True if there was one."""
+    with transaction.atomic():
+        deleted, _ = Token.objects.filter(user=user).delete()
+        if deleted:
+            audit_record(
+                action=AuditEvent.Action.API_TOKEN,
+                actor=actor,
+                obj=user,
+                user=user.get_username(),
+                revoked=reason,
+            )
+    return bool(deleted)
+
+
 def _thumbnail(image: Image.Image) -> bytes:
     small = to_rgb_or_grey(image).copy()
     small.thumbnail(THUMBNAIL_SIZE, Image.Resampling.BILINEAR)
