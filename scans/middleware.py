@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
 from scans.errors import is_api_request
-from scans.request_id import HEADER, request_id_new, request_id_reset, request_id_set
+from scans.request_id import HEADER, request_id_new, request_id_set
 
 logger = logging.getLogger(__name__)
 
@@ -32,11 +32,10 @@ class RequestIdMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.id = request_id_new(request.headers.get(HEADER))
-        token = request_id_set(request.id)
-        try:
-            response = self.get_response(request)
-        finally:
-            request_id_reset(token)
+        # Not reset on the way out: Django logs a 4xx after the whole middleware chain
+        # returned, and that line must carry the id too; the next request sets its own.
+        request_id_set(request.id)
+        response = self.get_response(request)
         response[HEADER] = request.id
         return response
 

@@ -276,6 +276,8 @@ class AuditEvent(models.Model):
         API_TOKEN = "api_token", "Created an API token"
         CHANGE = "change", "Changed a record in the admin"
         DELETE_USER = "delete_user", "Deleted a user"
+        PASSWORD_CHANGE_FAILED = "password_change_failed", "Failed password change (wrong password)"
+        PASSWORD_CHANGE_BLOCKED = "password_change_blocked", "Password change blocked"
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL

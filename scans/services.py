@@ -37,6 +37,7 @@ from mlcore.preprocessing import (
 from scans.audit import audit_record
 from scans.classifier import ModelUnavailableError, classifier_get, explainer_get
 from scans.models import AuditEvent, Diagnosis, ModelVersion, Prediction, Review, Scan
+from scans.ratelimit import hits_clear, hits_count, hits_get
 from scans.roles import ADMIN, CLINICIAN, ROLES, role_group
 from scans.uploads import foreign_content
 
@@ -624,6 +625,35 @@ def api_token_revoke(*, user, actor=None, reason: str) -> bool:
                 revoked=reason,
             )
     return bool(deleted)
+
+
+def _password_failures_key(user) -> str:
+    return f"password-change-failures:{user.pk}"
+
+
+def password_change_blocked(*, user) -> bool:
+    """Too many wrong old passwords lately (the log-in limit and cool-off apply)."""
+    return hits_get(key=_password_failures_key(user)) >= settings.AXES_FAILURE_LIMIT
+
+
+def password_change_failed(*, user, request=None) -> bool:
+    """Record a wrong old password (audited); True if that blocks further tries."""
+    seconds = int(settings.AXES_COOLOFF_TIME.total_seconds())
+    failures = hits_count(key=_password_failures_key(user), seconds=seconds)
+    blocked = failures >= settings.AXES_FAILURE_LIMIT
+    actions = AuditEvent.Action
+    audit_record(
+        action=actions.PASSWORD_CHANGE_BLOCKED if blocked else actions.PASSWORD_CHANGE_FAILED,
+        actor=user,
+        request=request,
+        obj=user,
+        failures=failures,
+    )
+    return blocked
+
+
+def password_change_succeeded(*, user) -> None:
+    hits_clear(key=_password_failures_key(user))
 
 
 def _thumbnail(image: Image.Image) -> bytes:

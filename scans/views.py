@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.auth.forms import UserCreationForm
 from django.core.exceptions import PermissionDenied
@@ -390,3 +391,30 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     )
     context = {"filters": filters, "stats": stats, "since": since, **dashboard_charts(stats, since)}
     return render(request, "scans/dashboard.html", context)
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Django's password page, with wrong old passwords audited and limited as log-ins
+    are (KIDNEYWEB_LOGIN_FAILURE_LIMIT per KIDNEYWEB_LOGIN_COOLOFF_MINUTES): a stolen
+    session must not become unlimited guesses at the password."""
+
+    def post(self, request, *args, **kwargs):
+        if services.password_change_blocked(user=request.user):
+            return _password_change_blocked(request)
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form):
+        if form.has_error("old_password") and services.password_change_failed(
+            user=self.request.user, request=self.request
+        ):
+            return _password_change_blocked(self.request)
+        return super().form_invalid(form)
+
+    def form_valid(self, form):
+        services.password_change_succeeded(user=self.request.user)
+        return super().form_valid(form)
+
+
+def _password_change_blocked(request: HttpRequest) -> HttpResponse:
+    context = {"failure_limit": settings.AXES_FAILURE_LIMIT, "cooloff": settings.AXES_COOLOFF_TIME}
+    return render(request, "registration/password_change_blocked.html", context, status=429)

@@ -35,7 +35,7 @@ ERRORS = {
     401: OpenApiResponse(description="No or invalid credentials."),
     429: OpenApiResponse(description="Too many requests: wait for Retry-After seconds."),
 }
-WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
+WHOLE_NUMBER = re.compile(r"[0-9]+")
 SCAN_ERRORS = {**ERRORS, 404: OpenApiResponse(description="No such scan, or not yours.")}
 
 
@@ -49,10 +49,14 @@ class ScanPagination(PageNumberPagination):
         values = request.query_params.getlist(self.page_size_query_param)
         if not values:
             return settings.API_PAGE_SIZE
-        # ASCII digits only: str.isdigit() also admits "²", which int() refuses (a 500).
-        if len(values) > 1 or not WHOLE_NUMBER.fullmatch(values[0]) or int(values[0]) < 1:
+        # ASCII digits only: str.isdigit() also admits "²", which int() refuses (a 500);
+        # a number of many digits is simply more than the most (int() refuses > 4,300).
+        if len(values) > 1 or not WHOLE_NUMBER.fullmatch(values[0]):
             raise exceptions.ValidationError({"page_size": ["A positive whole number."]})
-        return min(int(values[0]), self.max_page_size)
+        size = int(values[0]) if len(values[0]) <= 9 else self.max_page_size
+        if size < 1:
+            raise exceptions.ValidationError({"page_size": ["A positive whole number."]})
+        return min(size, self.max_page_size)
 
     def get_schema_operation_parameters(self, view) -> list[dict]:
         parameters = super().get_schema_operation_parameters(view)

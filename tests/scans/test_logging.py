@@ -27,13 +27,15 @@ PROVOKE_500 = textwrap.dedent(
     from django.test import Client
     settings.ALLOWED_HOSTS = ["testserver"]
     settings.ROOT_URLCONF = "faults.urls"
-    response = Client(raise_request_exception=False).get("/broken/")
-    print(response.status_code, response["X-Request-ID"])
+    client = Client(raise_request_exception=False)
+    response = client.get("/broken/")
+    missing = client.get("/no-such-page/")
+    print(response.status_code, response["X-Request-ID"], missing["X-Request-ID"])
     """
 )
 
 
-def test_a_500_leaves_its_traceback_on_one_line_with_the_request_id(tmp_path):
+def test_a_500_and_a_404_leave_their_lines_with_their_request_ids(tmp_path):
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "kidneyweb.settings",
@@ -47,8 +49,12 @@ def test_a_500_leaves_its_traceback_on_one_line_with_the_request_id(tmp_path):
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
     )
 
-    status, rid = run.stdout.split()
+    status, rid, missing = run.stdout.split()
     assert status == "500"
+    assert any(
+        f"[{missing}] django.request: Not Found: /no-such-page/" in line
+        for line in run.stderr.splitlines()
+    )
     lines = [line for line in run.stderr.splitlines() if f"[{rid}]" in line]
     error = next(line for line in lines if " ERROR " in line)
     assert "django.request: Internal Server Error: /broken/" in error
@@ -82,14 +88,19 @@ def test_a_task_logs_under_the_id_of_the_request_that_sent_it():
         request_id.request_id_reset(token)
     assert headers == {"request_id": "upload-42"}
 
+    before = request_id.request_id_get()
     task = SimpleNamespace(request=SimpleNamespace(request_id="upload-42"))
     request_id._task_starts(task_id="task-1", task=task)
     assert request_id.request_id_get() == "upload-42"
     request_id._task_ends(task_id="task-1")
-    assert request_id.request_id_get() == request_id.NONE
+    assert request_id.request_id_get() == before
 
 
 def test_a_task_sent_by_beat_gets_an_id_of_its_own():
     headers = {}
-    request_id._send_request_id(headers=headers)  # no request around: beat
+    token = request_id.request_id_set(request_id.NONE)  # no request around: beat
+    try:
+        request_id._send_request_id(headers=headers)
+    finally:
+        request_id.request_id_reset(token)
     assert headers["request_id"] not in ("", request_id.NONE)

@@ -300,9 +300,12 @@ def test_requests_over_the_users_rate_get_429_with_retry_after(api_as, alice, bo
     assert api_as(bob).get(LIST).status_code == 200  # per user, not per server
 
 
-@pytest.mark.parametrize(
-    "page_size", ["0", "-1", "two", "null", "²", "٣", "\uff11", "3.0", " 3", "9" * 40]
-)
+def test_a_page_size_of_many_digits_is_the_most(api_as, alice):
+    response = api_as(alice).get(LIST, {"page_size": "9" * 5000})
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("page_size", ["0", "-1", "two", "null", "²", "٣", "\uff11", "3.0", " 3"])
 def test_a_page_size_that_is_not_a_positive_number_is_400(api_as, alice, page_size):
     response = api_as(alice).get(LIST, {"page_size": page_size})
     assert response.status_code == 400
