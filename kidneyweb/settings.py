@@ -59,6 +59,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "scans.middleware.NoStoreMiddleware",  # below WhiteNoise: static files stay cacheable
+    "scans.middleware.ContentSecurityPolicyMiddleware",
     "scans.middleware.DatabaseUnavailableMiddleware",  # above sessions and auth: 503, not 500
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -335,6 +336,14 @@ CELERY_BEAT_SCHEDULE = {
     }
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# Content-Security-Policy on every answer: scripts, styles, images and fetches from
+# our own origin only (images also as data: URLs), no inline script, handler or style
+# attribute, no plugins, no <base>, never framed, forms post only to us.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
 
 # Logging: errors with their tracebacks, warnings and the app's own events go to
 # stderr, one line per event with the request id (scans.request_id), in web, worker

@@ -75,7 +75,7 @@ def test_result_page_shows_diagnosis_confidence_and_all_four_probabilities(
     assert '<p class="diagnosis-label">Stone</p>' in html
     assert "mineral deposit" in html  # the plain-language description
     assert 'role="meter"' in html and 'aria-valuenow="87"' in html
-    assert 'style="width: 87.3%"' in html
+    assert 'data-width="87.3%"' in html
     assert html.count('class="chart-row') == 4
     assert html.count('class="chart-row winner"') == 1
     assert "Stone 87.3%" in html  # the chart's text description
