@@ -38,6 +38,12 @@ scan, first examples in ``error_examples``); ``lost`` (accepted but not done
 within ``--timeout`` seconds after the last upload; ``failed`` says how many of
 them were read and failed); memory before and after with the growth in percent
 against a limit of 10 %.
+
+Hostile mix (``--hostile-percent``, default 10): attack files sent alongside the
+burst by clients of their own, each to be refused (400), and the health check
+asked every 0.25 s: ``hostile`` reports the refusals, any other answer and the
+health check's slowest answer (target: ``errors`` 0 for the real uploads and
+every health answer under 1 s).
 """
 
 from __future__ import annotations
@@ -46,6 +52,8 @@ import json
 import os
 import platform
 import sys
+import threading
+import time
 from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,6 +71,12 @@ def main() -> None:
     parser.add_argument("--uploads", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--warmup", type=int, default=48, help="uploads before the load")
+    parser.add_argument(
+        "--hostile-percent",
+        type=float,
+        default=10.0,
+        help="attack files (tests/corpus.py) sent alongside, as a share of --uploads; 0: none",
+    )
     args = parser.parse_args()
     images = stack.load_images(args.image)
 
@@ -94,7 +108,10 @@ def measure(bench: stack.Bench, images: list[bytes], args) -> dict:
         raise RuntimeError(f"The warm-up did not go through: {warmed}, {warm.errors[:3]}")
     before = stack.rss_mb(services)
 
+    hostile = HostileMix(bench.web.url, round(args.uploads * args.hostile_percent / 100))
+    hostile.start()
     burst = stack.upload_burst(browsers, images, args.uploads, prefix="load")
+    hostile.stop()
     accepted = [u.scan_id for u in burst.uploads]
     finished, heatmaps_missing = settle(accepted, timeout=args.timeout)
     after = stack.rss_mb(services)
@@ -120,7 +137,81 @@ def measure(bench: stack.Bench, images: list[bytes], args) -> dict:
         "done_ms": percentiles(done_ms),
         "heatmaps_missing": heatmaps_missing,
         "memory_mb": memory_growth(before, after),
+        "hostile": hostile.report(),
     }
+
+
+class HostileMix:
+    """Attack files among the real uploads, and the health check watched throughout.
+
+    Two clients of their own send ``count`` files of tests/corpus.py (bombs within
+    the byte cap, malformed DICOM headers, files past the pixel limit, polyglots),
+    each of which must be refused with a 400; a third asks /api/v1/health/ every
+    0.25 s until the burst ends. Reported: how many attack files were refused, any
+    other answer, and the health check's slowest answer (the target: under 1 s).
+    """
+
+    def __init__(self, base_url: str, count: int):
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+        from corpus import hostile_corpus, malformed_dicom_corpus
+
+        self.base = base_url
+        self.cases = [c for c in hostile_corpus() + malformed_dicom_corpus() if c.data]
+        self.count = count
+        self.browsers = [stack.Browser(base_url, USERNAME, PASSWORD) for _ in range(2)]
+        self.refused = 0
+        self.other: list[str] = []
+        self.health_ms: list[float] = []
+        self.done = threading.Event()
+        self.threads: list[threading.Thread] = []
+        self.sequence = iter(range(count))
+        self.lock = threading.Lock()
+
+    def start(self) -> None:
+        targets = [self._attack for _ in self.browsers] + [self._watch_health]
+        self.threads = [threading.Thread(target=t, args=(i,)) for i, t in enumerate(targets)]
+        for thread in self.threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self.done.set()
+        for thread in self.threads:
+            thread.join()
+
+    def _attack(self, index: int) -> None:
+        browser = self.browsers[index]
+        for i in self.sequence:
+            case = self.cases[i % len(self.cases)]
+            try:
+                status = browser.upload((case.name, case.data)).status_code
+            except Exception as exc:  # a dropped connection is what this counts
+                status = f"{type(exc).__name__}: {exc}"[:200]
+            with self.lock:
+                if status == 400:
+                    self.refused += 1
+                else:
+                    self.other.append(f"{case.name}: {status}")
+
+    def _watch_health(self, index: int) -> None:
+        import requests
+
+        while not self.done.is_set():
+            began = time.perf_counter()
+            with suppress(requests.RequestException):
+                requests.get(f"{self.base}/api/v1/health/", timeout=30)
+            self.health_ms.append(1000 * (time.perf_counter() - began))
+            self.done.wait(0.25)
+
+    def report(self) -> dict:
+        return {
+            "sent": self.count,
+            "refused": self.refused,
+            "other_answers": len(self.other),
+            **({"other_examples": self.other[:3]} if self.other else {}),
+            "health_checks": len(self.health_ms),
+            "health_max_ms": round(max(self.health_ms, default=0.0)),
+            "health_over_1s": sum(ms > 1000 for ms in self.health_ms),
+        }
 
 
 def settle(scan_ids: list[int], *, timeout: float) -> tuple[int, int]:
