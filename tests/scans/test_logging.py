@@ -104,3 +104,25 @@ def test_a_task_sent_by_beat_gets_an_id_of_its_own():
     finally:
         request_id.request_id_reset(token)
     assert headers["request_id"] not in ("", request_id.NONE)
+
+
+def test_a_real_worker_reads_the_request_id_from_the_tasks_headers():
+    """Published through a broker and run by a worker thread (Celery's test worker on
+    its in-memory transport): the signal handlers carry the id across."""
+    from celery import Celery
+    from celery.contrib.testing.worker import start_worker
+
+    app = Celery("request-id-test", broker="memory://", backend="cache+memory://")
+    app.conf.worker_hijack_root_logger = False
+
+    @app.task(name="request_id_seen")
+    def seen() -> str:
+        return request_id.request_id_get()
+
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        token = request_id.request_id_set("upload-77")
+        try:
+            result = seen.delay()
+        finally:
+            request_id.request_id_reset(token)
+        assert result.get(timeout=10) == "upload-77"
