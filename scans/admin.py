@@ -6,7 +6,8 @@ from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
-from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
@@ -427,7 +428,29 @@ def _confidence(prediction: Prediction) -> str:
     return "—" if confidence is None else f"{confidence:.1%}"
 
 
-class AuditedUserAdmin(UserAdmin):
+class AuditedAdminMixin:
+    """Every addition, change and deletion made in this admin is an audit event too
+    (for admins whose writes have no service of their own: users, groups)."""
+
+    def log_addition(self, request, obj, message):
+        audit_record(
+            action=AuditEvent.Action.CHANGE, request=request, obj=obj, added=_json(message)
+        )
+        return super().log_addition(request, obj, message)
+
+    def log_change(self, request, obj, message):
+        audit_record(
+            action=AuditEvent.Action.CHANGE, request=request, obj=obj, changed=_json(message)
+        )
+        return super().log_change(request, obj, message)
+
+    def log_deletions(self, request, queryset):
+        for obj in queryset:
+            audit_record(action=AuditEvent.Action.CHANGE, request=request, obj=obj, deleted=True)
+        return super().log_deletions(request, queryset)
+
+
+class AuditedUserAdmin(AuditedAdminMixin, UserAdmin):
     """Django's user admin, with deletes through the service (the user's scans audited
     and their files removed) and every other change in the audit trail."""
 
@@ -441,17 +464,12 @@ class AuditedUserAdmin(UserAdmin):
         for user in queryset:
             services.user_delete(user=user, actor=request.user, request=request)
 
-    def log_addition(self, request, obj, message):
-        audit_record(
-            action=AuditEvent.Action.CHANGE, request=request, obj=obj, added=_json(message)
-        )
-        return super().log_addition(request, obj, message)
+    def log_deletions(self, request, queryset):
+        return None  # user_delete wrote the delete_user event
 
-    def log_change(self, request, obj, message):
-        audit_record(
-            action=AuditEvent.Action.CHANGE, request=request, obj=obj, changed=_json(message)
-        )
-        return super().log_change(request, obj, message)
+
+class AuditedGroupAdmin(AuditedAdminMixin, GroupAdmin):
+    """Roles are groups: a change to a role's permissions is in the audit trail."""
 
 
 def _reviews_go_with_their_scan(deleted_objects):
@@ -467,6 +485,8 @@ def _json(message):
     return json.loads(json.dumps(message, default=str))
 
 
+admin.site.unregister(Group)
+admin.site.register(Group, AuditedGroupAdmin)
 admin.site.unregister(get_user_model())
 admin.site.register(get_user_model(), AuditedUserAdmin)
 

@@ -138,3 +138,20 @@ def test_admin_edit_of_a_user_is_audited(client, adam, alice):
     event = AuditEvent.objects.get(action=AuditEvent.Action.CHANGE)
     assert event.object_type == "user" and event.object_id == str(alice.pk)
     assert "first_name" in str(event.detail["changed"]) or "First name" in str(event.detail)
+
+
+def test_changing_a_roles_permissions_in_the_admin_is_audited(client, adam, rita):
+    from django.contrib.auth.models import Group, Permission
+
+    group = Group.objects.get(name="reviewer")
+    client.force_login(adam)
+    keep = list(group.permissions.values_list("pk", flat=True))
+    extra = Permission.objects.get(codename="delete_scan").pk
+    response = client.post(
+        reverse("admin:auth_group_change", args=[group.pk]),
+        {"name": "reviewer", "permissions": [*keep, extra]},
+    )
+
+    assert response.status_code == 302
+    event = AuditEvent.objects.get(action=AuditEvent.Action.CHANGE, object_type="group")
+    assert event.actor == adam and "permissions" in str(event.detail["changed"]).lower()
