@@ -42,4 +42,7 @@ def unreachable_broker(monkeypatch):
     # app.conf.broker_url reads CELERY_BROKER_URL first, so reading it back after the
     # setenv would save (and "restore") this very URL; set and restore the stored item.
     monkeypatch.setitem(app.conf, "broker_url", url)
+    # The embedded default names its transport class (settings.CELERY_BROKER_TRANSPORT),
+    # which would win over the URL's scheme: let the URL choose it.
+    monkeypatch.setitem(app.conf, "broker_transport", None)
     monkeypatch.setenv("CELERY_BROKER_URL", url)  # Celery reads it before its settings
