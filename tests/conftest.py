@@ -53,6 +53,7 @@ def service_addresses() -> dict[str, str]:
         # even one the other hides on this machine, shows on another.
         "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", ""),
         "broker_url": app.conf["broker_url"],
+        "broker_transport": str(app.conf["broker_transport"]),  # wins over the URL's scheme
         "database": " ".join(str(database[key]) for key in ("ENGINE", "HOST", "PORT", "NAME")),
     }
 
