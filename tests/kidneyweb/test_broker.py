@@ -91,8 +91,29 @@ def test_no_message_is_lost_duplicated_or_half_read(tmp_path):
     assert set(consumed) == expected, f"{len(expected - set(consumed))} messages lost"
 
 
-def test_celery_uses_the_atomic_folder_broker_by_default(settings):
-    from kidneyweb.celery import app
+def test_celery_uses_the_atomic_folder_broker_by_default(tmp_path):
+    """Without CELERY_BROKER_URL (a fresh machine) Celery sends through kidneyweb.broker;
+    asked in a new process, as the settings decide it once at import."""
+    import os
+    import subprocess
+    import sys
 
-    with app.connection_for_write() as conn:
-        assert type(conn.transport).__module__ == "kidneyweb.broker"
+    from django.conf import settings
+
+    env = {key: value for key, value in os.environ.items() if key != "CELERY_BROKER_URL"}
+    env["KIDNEYWEB_BROKER_DIR"] = str(tmp_path)
+    code = (
+        "import django; django.setup()\n"
+        "from kidneyweb.celery import app\n"
+        "with app.connection_for_write() as conn: print(type(conn.transport).__module__)"
+    )
+    answer = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert answer.stdout.strip().splitlines()[-1] == "kidneyweb.broker"
