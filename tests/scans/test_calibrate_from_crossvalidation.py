@@ -34,6 +34,7 @@ def write_summary(folder, metadata: dict, **changes) -> None:
         "per_fold": [{"fold": 0, **row}, {"fold": 1, **row}],
         "mean": row,
         "spread": dict.fromkeys(row, 0.0),
+        "confusion": {"classes": ["Cyst", "Normal"], "matrix": [[3, 1], [0, 4]]},
         "calibration": {
             "temperature": 1.7,
             "uncertain_below": 0.66,
@@ -66,6 +67,8 @@ def test_a_version_takes_the_out_of_fold_calibration_of_its_recipe(
     assert new["calibration"]["temperature"] == 1.7
     assert new["inference"]["uncertain_below"] == 0.66
     assert new["metrics"]["crossvalidation"]["mean"]["balanced_accuracy"] == 0.8
+    # What each class is mistaken for on new patients (the weak-class sentence).
+    assert new["metrics"]["crossvalidation"]["confusion"]["matrix"] == [[3, 1], [0, 4]]
     assert new["derived_from"] == tiny_version.name
     assert "fitted on 24 out-of-fold predictions of 2 folds" in out.getvalue()
 
