@@ -8,7 +8,6 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -19,7 +18,13 @@ from scans import services
 from scans.audit import audit_record
 from scans.charts import CHART_BAR_WIDTH, probability_bars
 from scans.models import AuditEvent, Diagnosis, ModelVersion, Prediction, ReadingState, Review, Scan
-from scans.selectors import agreement_by_model_version, reading_state_q, scans_export_rows
+from scans.selectors import (
+    agreement_by_model_version,
+    finding_q,
+    reading_state_q,
+    refusal_review_q,
+    scans_export_rows,
+)
 
 
 class ReviewedFilter(admin.SimpleListFilter):
@@ -48,7 +53,7 @@ class AgreementFilter(admin.SimpleListFilter):
         if self.value() in ("agree", "disagree"):
             # Only readings of a kidney class on both sides agree or disagree.
             return queryset.filter(review__agrees=self.value() == "agree").exclude(
-                Q(review__ai_label="") | Q(review__true_label="")
+                refusal_review_q(prefix="review__")
             )
         return queryset
 
@@ -77,9 +82,7 @@ class FindingFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() in Diagnosis.values:
-            return queryset.filter(
-                prediction__label=self.value(), prediction__out_of_distribution=False
-            )
+            return queryset.filter(finding_q(self.value()))
         return queryset
 
 

@@ -25,7 +25,7 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     """The 400 page, saying what was wrong when Django refused a request unread."""
     reason = _bad_request_reason(exception)
     if is_api_request(request):
-        return JsonResponse({"detail": reason}, status=400)
+        return _api_error(reason, 400)
     return render(request, "400.html", {"reason": reason}, status=400)
 
 

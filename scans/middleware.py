@@ -119,5 +119,4 @@ def database_unavailable(request: HttpRequest, error: Exception) -> HttpResponse
         # Rendered without the request: no context processor may look up the user.
         response = HttpResponse(render_to_string("503.html"), status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    response["Cache-Control"] = "no-store"
     return response

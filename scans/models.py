@@ -244,17 +244,8 @@ class Review(models.Model):
         return f"{self.get_verdict_display()} by {self.reviewer} ({self.created_at:%Y-%m-%d})"
 
     @property
-    def about_refusal(self) -> bool:
-        """The model refused the image, or the reviewer says it is not a CT slice."""
-        return not self.ai_label or not self.true_label
-
-    @property
     def ai_reading_display(self) -> str:
         return self.ai_label or ReadingState.NOT_A_CT.label
-
-    @property
-    def true_label_display(self) -> str:
-        return self.true_label or ReadingState.NOT_A_CT.label
 
 
 class AuditEvent(models.Model):

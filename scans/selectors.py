@@ -211,11 +211,7 @@ def scans_filter(
     if reading_state:
         scans = scans.filter(reading_state_q(reading_state), status=Scan.Status.DONE)
     if diagnosis:
-        scans = scans.filter(
-            status=Scan.Status.DONE,
-            prediction__label=diagnosis,
-            prediction__out_of_distribution=False,
-        )
+        scans = scans.filter(finding_q(diagnosis), status=Scan.Status.DONE)
     if status:
         scans = scans.filter(status=status)
     if date_from:
@@ -243,18 +239,36 @@ def scan_counts_for_user(*, user) -> dict[str, int]:
     return counts
 
 
+# Prediction.reading_state as (out_of_distribution, uncertain) conditions; None: any.
+_READING_STATE_FIELDS = {
+    ReadingState.NOT_A_CT: (True, None),
+    ReadingState.UNCERTAIN: (False, True),
+    ReadingState.CONFIDENT: (False, False),
+}
+
+
 def reading_state_q(state: str, *, prefix: str = "prediction__") -> Q:
     """The rows whose reading is in ``state`` (a ReadingState): Prediction.reading_state
     as a query, ``prefix`` the path from the queried model to the prediction."""
-    refused = {f"{prefix}out_of_distribution": True}
-    uncertain = {f"{prefix}out_of_distribution": False, f"{prefix}uncertain": True}
-    if state == ReadingState.NOT_A_CT:
-        return Q(**refused)
-    if state == ReadingState.UNCERTAIN:
-        return Q(**uncertain)
-    if state == ReadingState.CONFIDENT:
-        return Q(**{f"{prefix}out_of_distribution": False, f"{prefix}uncertain": False})
-    raise ValueError(f"Unknown reading state {state!r}.")
+    if state not in _READING_STATE_FIELDS:
+        raise ValueError(f"Unknown reading state {state!r}.")
+    refused, uncertain = _READING_STATE_FIELDS[state]
+    condition = Q(**{f"{prefix}out_of_distribution": refused})
+    if uncertain is not None:
+        condition &= Q(**{f"{prefix}uncertain": uncertain})
+    return condition
+
+
+def finding_q(label: str, *, prefix: str = "prediction__") -> Q:
+    """The rows whose reading found ``label``: Prediction.finding as a query (a refused
+    image's raw top class is no finding)."""
+    return Q(**{f"{prefix}label": label, f"{prefix}out_of_distribution": False})
+
+
+def refusal_review_q(*, prefix: str = "") -> Q:
+    """Reviews about a refusal: the model refused the image, or the reviewer says it is
+    no CT slice ("" on either side). They measure no agreement between classes."""
+    return Q(**{f"{prefix}ai_label": ""}) | Q(**{f"{prefix}true_label": ""})
 
 
 EXPORT_HEADER = [
@@ -331,7 +345,7 @@ def agreement_by_model_version() -> dict[str, dict]:
 def _kidney_reviews(reviews: QuerySet[Review]) -> QuerySet[Review]:
     """Reviews where both the AI and the reviewer name a kidney class: the only ones
     that measure agreement (a refusal, or "not a CT slice", is not a class)."""
-    return reviews.exclude(ai_label="").exclude(true_label="")
+    return reviews.exclude(refusal_review_q())
 
 
 WORKLIST_SHOWS = {
@@ -354,7 +368,7 @@ def worklist_for_reviewer(
     elif show:
         scans = scans.filter(reading_state_q(show))
     if ai_label:
-        scans = scans.filter(prediction__label=ai_label, prediction__out_of_distribution=False)
+        scans = scans.filter(finding_q(ai_label))
     if model_version:
         scans = scans.filter(prediction__model_version=model_version)
     return (
@@ -381,14 +395,14 @@ def dashboard_stats(*, since: date, model_version: str = "") -> dict:
     pairs = list(
         _kidney_reviews(reviews).values_list("true_label", "ai_label", "agrees", "created_at")
     )
-    of_refusals = reviews.filter(ai_label="")
-    refusals = {
-        "reviewed": of_refusals.count(),
-        "confirmed": of_refusals.filter(true_label="").count(),
-        "overruled": of_refusals.exclude(true_label="").count(),
+    refused, called_none = Q(ai_label=""), Q(true_label="")
+    refusals = reviews.aggregate(
+        reviewed=Count("id", filter=refused),
+        confirmed=Count("id", filter=refused & called_none),
+        overruled=Count("id", filter=refused & ~called_none),
         # Read as a kidney class, and the reviewer says it is no CT slice at all.
-        "missed": reviews.exclude(ai_label="").filter(true_label="").count(),
-    }
+        missed=Count("id", filter=~refused & called_none),
+    )
     labels = Diagnosis.values
     matrix = [[0] * len(labels) for _ in labels]
     for true_label, ai_label, _, _ in pairs:

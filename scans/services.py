@@ -656,8 +656,9 @@ def password_change_succeeded(*, user) -> None:
     hits_clear(key=_password_failures_key(user))
 
 
-def _thumbnail(image: Image.Image) -> bytes:
-    small = to_rgb_or_grey(image).copy()
+def _thumbnail(pixels: Image.Image) -> bytes:
+    """pixels: already 8-bit grey or RGB (to_rgb_or_grey)."""
+    small = pixels.copy()
     small.thumbnail(THUMBNAIL_SIZE, Image.Resampling.BILINEAR)
     return _png(small)
 

@@ -228,7 +228,7 @@ def scan_status(request: HttpRequest, scan_id: int) -> JsonResponse:
     """What the result page polls while the scan is queued or processing."""
     scan = get_scan_for_user(request, scan_id)
     prediction = scan.prediction if scan.status == Scan.Status.DONE else None
-    response = JsonResponse(
+    return JsonResponse(
         {
             "id": scan.pk,
             "status": scan.status,
@@ -244,8 +244,6 @@ def scan_status(request: HttpRequest, scan_id: int) -> JsonResponse:
             "url": reverse("scan_detail", args=[scan.pk]),
         }
     )
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 @require_http_methods(["GET", "POST"])
@@ -301,22 +299,20 @@ def private_file(field, content_type: str | None) -> FileResponse:
 @permission_required("scans.review_scan", raise_exception=True)
 def worklist(request: HttpRequest) -> HttpResponse:
     """Scans to review: unreviewed first, least confident first, refusals apart."""
-    filters = _worklist_filters(request)
-    scans = worklist_for_reviewer(**filters.filters())
+    filters, scans, query = _worklist(request)
     page = Paginator(scans, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
-    context = {"page": page, "filters": filters, "query": _worklist_query(filters)}
+    context = {"page": page, "filters": filters, "query": query}
     return render(request, "scans/worklist.html", context)
 
 
-def _worklist_filters(request: HttpRequest) -> WorklistFilterForm:
+def _worklist(request: HttpRequest):
+    """The worklist's filter form, its scans in review order, and its filters as a
+    query string (carried from page to page of reviews)."""
     versions = list(ModelVersion.objects.values_list("id", flat=True))
-    return WorklistFilterForm(request.GET, versions=versions)
-
-
-def _worklist_query(filters: WorklistFilterForm) -> str:
-    """The worklist's filters as a query string, carried from page to page of reviews."""
-    chosen = {name: value for name, value in filters.filters().items() if value}
-    return urlencode(chosen)
+    filters = WorklistFilterForm(request.GET, versions=versions)
+    chosen = filters.filters()
+    query = urlencode({name: value for name, value in chosen.items() if value})
+    return filters, worklist_for_reviewer(**chosen), query
 
 
 @require_http_methods(["GET", "POST"])
@@ -330,9 +326,7 @@ def review(request: HttpRequest, scan_id: int) -> HttpResponse:
     scan = get_scan_for_user(request, scan_id)
     if scan.status != Scan.Status.DONE or scan.prediction is None:
         raise Http404("This scan has no AI reading to review.")
-    filters = _worklist_filters(request)
-    worklist = worklist_for_reviewer(**filters.filters())
-    query = _worklist_query(filters)
+    _, worklist, query = _worklist(request)
     order = list(worklist.values_list("pk", flat=True))
     position = order.index(scan.pk) if scan.pk in order else -1
     neighbours = {

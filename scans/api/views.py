@@ -215,6 +215,4 @@ class HealthView(APIView):
         checks = system_health(models_dir=settings.MODELS_DIR, runtime=settings.INFERENCE_RUNTIME)
         healthy = all(check["ok"] for check in checks.values())
         body = {"status": "ok" if healthy else "unavailable", **checks}
-        response = Response(body, status=200 if healthy else 503)
-        response["Cache-Control"] = "no-store"
-        return response
+        return Response(body, status=200 if healthy else 503)
