@@ -14,8 +14,7 @@ from django.utils.html import format_html, format_html_join
 from rest_framework.authtoken.admin import TokenAdmin
 from rest_framework.authtoken.models import TokenProxy
 
-from scans import services
-from scans.audit import audit_record
+from scans.audit import audit_request, client_ip
 from scans.charts import CHART_BAR_WIDTH, probability_bars
 from scans.models import AuditEvent, Diagnosis, ModelVersion, Prediction, ReadingState, Review, Scan
 from scans.selectors import (
@@ -25,6 +24,7 @@ from scans.selectors import (
     refusal_review_q,
     scans_export_rows,
 )
+from scans.services import accounts, model_versions, readings, reviews, uploads
 
 
 class ReviewedFilter(admin.SimpleListFilter):
@@ -193,8 +193,11 @@ class ScanAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change) -> None:
         if "note" in form.changed_data:
             scan = Scan.objects.get(pk=obj.pk)
-            services.scan_note_update(
-                scan=scan, note=form.cleaned_data["note"], actor=request.user, request=request
+            uploads.scan_note_update(
+                scan=scan,
+                note=form.cleaned_data["note"],
+                actor=request.user,
+                ip=client_ip(request),
             )
 
     def log_change(self, request, obj, message):
@@ -204,10 +207,10 @@ class ScanAdmin(admin.ModelAdmin):
         return _reviews_go_with_their_scan(super().get_deleted_objects(objs, request))
 
     def delete_model(self, request, obj) -> None:
-        services.scan_delete(scan=obj, actor=request.user, request=request)
+        uploads.scan_delete(scan=obj, actor=request.user, ip=client_ip(request))
 
     def delete_queryset(self, request, queryset) -> None:
-        services.scans_delete(scans=queryset, actor=request.user, request=request)
+        uploads.scans_delete(scans=queryset, actor=request.user, ip=client_ip(request))
 
     @admin.display(description="Image")
     def thumbnail_tag(self, scan: Scan) -> str:
@@ -271,7 +274,7 @@ class ScanAdmin(admin.ModelAdmin):
         permissions=["change"],
     )
     def reclassify(self, request: HttpRequest, queryset) -> None:
-        count = services.scans_reclassify(scans=queryset, actor=request.user, request=request)
+        count = readings.scans_reclassify(scans=queryset, actor=request.user, ip=client_ip(request))
         self.message_user(request, f"{count} scan(s) queued to be read again.")
 
     @admin.action(
@@ -282,8 +285,8 @@ class ScanAdmin(admin.ModelAdmin):
         for scan in done:
             refused = scan.prediction.reading_state == ReadingState.NOT_A_CT
             verdict = Review.NOT_A_CT if refused else Review.CONFIRMED
-            services.review_create(
-                scan=scan, reviewer=request.user, verdict=verdict, request=request
+            reviews.review_create(
+                scan=scan, reviewer=request.user, verdict=verdict, ip=client_ip(request)
             )
         skipped = queryset.count() - done.count()
         self.message_user(request, f"{done.count()} scan(s) confirmed.")
@@ -301,9 +304,7 @@ class ScanAdmin(admin.ModelAdmin):
         response["Content-Disposition"] = 'attachment; filename="kidneyweb-scans.csv"'
         rows = scans_export_rows(scans=queryset)
         csv.writer(response).writerows(rows)
-        audit_record(
-            action=AuditEvent.Action.EXPORT, request=request, scans=len(rows) - 1, format="csv"
-        )
+        audit_request(request, action=AuditEvent.Action.EXPORT, scans=len(rows) - 1, format="csv")
         return response
 
 
@@ -363,8 +364,8 @@ class ModelVersionAdmin(admin.ModelAdmin):
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one version.", messages.ERROR)
             return
-        version = services.model_version_activate(
-            version_id=queryset.get().id, actor=request.user, request=request
+        version = model_versions.model_version_activate(
+            version_id=queryset.get().id, actor=request.user, ip=client_ip(request), via="admin"
         )
         self.message_user(request, f"Version {version.id} is active; workers use it from now.")
 
@@ -436,20 +437,16 @@ class AuditedAdminMixin:
     (for admins whose writes have no service of their own: users, groups)."""
 
     def log_addition(self, request, obj, message):
-        audit_record(
-            action=AuditEvent.Action.CHANGE, request=request, obj=obj, added=_json(message)
-        )
+        audit_request(request, action=AuditEvent.Action.CHANGE, obj=obj, added=_json(message))
         return super().log_addition(request, obj, message)
 
     def log_change(self, request, obj, message):
-        audit_record(
-            action=AuditEvent.Action.CHANGE, request=request, obj=obj, changed=_json(message)
-        )
+        audit_request(request, action=AuditEvent.Action.CHANGE, obj=obj, changed=_json(message))
         return super().log_change(request, obj, message)
 
     def log_deletions(self, request, queryset):
         for obj in queryset:
-            audit_record(action=AuditEvent.Action.CHANGE, request=request, obj=obj, deleted=True)
+            audit_request(request, action=AuditEvent.Action.CHANGE, obj=obj, deleted=True)
         return super().log_deletions(request, queryset)
 
 
@@ -461,11 +458,11 @@ class AuditedUserAdmin(AuditedAdminMixin, UserAdmin):
         return _reviews_go_with_their_scan(super().get_deleted_objects(objs, request))
 
     def delete_model(self, request, obj) -> None:
-        services.user_delete(user=obj, actor=request.user, request=request)
+        accounts.user_delete(user=obj, actor=request.user, ip=client_ip(request))
 
     def delete_queryset(self, request, queryset) -> None:
         for user in queryset:
-            services.user_delete(user=user, actor=request.user, request=request)
+            accounts.user_delete(user=user, actor=request.user, ip=client_ip(request))
 
     def log_deletions(self, request, queryset):
         return None  # user_delete wrote the delete_user event
@@ -505,7 +502,7 @@ class MaskedTokenAdmin(TokenAdmin):
         return f"{token.key[:4]}…"
 
     def save_model(self, request, obj, form, change) -> None:
-        token = services.api_token_create(user=obj.user, rotate=True, actor=request.user)
+        token = accounts.api_token_create(user=obj.user, rotate=True, actor=request.user)
         obj.key, obj.created = token.key, token.created
         self.message_user(
             request, f"API key for {obj.user}: {token.key} (shown this once; copy it now)."
@@ -515,7 +512,7 @@ class MaskedTokenAdmin(TokenAdmin):
         return None  # the service audited it; the admin log would keep the key in clear
 
     def delete_model(self, request, obj) -> None:
-        services.api_token_revoke(user=obj.user, actor=request.user, reason="admin")
+        accounts.api_token_revoke(user=obj.user, actor=request.user, reason="admin")
 
     def log_deletions(self, request, queryset):
         return None  # as for additions

@@ -11,4 +11,5 @@ class ScansConfig(AppConfig):
         from scans import (
             audit,  # noqa: F401  (connects the log-in receivers)
             request_id,  # noqa: F401  (carries request ids into tasks)
+            tasks,  # noqa: F401  (registers the tasks, which services send by name)
         )

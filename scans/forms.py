@@ -31,7 +31,7 @@ class MultipleFileField(forms.FileField):
                 f"{len(files)} were sent.",
                 code="too_many",
             )
-        # Content is checked by scans.services.upload_check, not here: a form field
+        # Content is checked by scans.services.uploads.upload_check, not here: a form field
         # only sees names and sizes, and names say nothing about what a file is.
         return files
 

@@ -14,7 +14,7 @@ class RevokeApiKeyOnPasswordChange:
 
     def password_changed(self, password: str, user=None) -> None:
         if user is not None and user.pk is not None:
-            from scans.services import api_token_revoke  # services import this app's models
+            from scans.services.accounts import api_token_revoke  # needs this app's models
 
             api_token_revoke(user=user, reason="password changed")
 

@@ -12,9 +12,14 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 
 from mlcore.preprocessing import ImageError
-from scans import services
 from scans.classifier import ModelUnavailableError, classifier_get
 from scans.models import Prediction, Scan
+from scans.services.readings import (
+    prediction_explain,
+    scan_classify,
+    scan_fail_by_id,
+    scans_requeue_stale,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -31,17 +36,17 @@ MAX_RETRIES = 5
 )
 def classify_scan(self, scan_id: int) -> None:
     try:
-        services.scan_classify(scan_id=scan_id)
+        scan_classify(scan_id=scan_id)
     except Scan.DoesNotExist:
         logger.info("Scan %s was deleted before it was read.", scan_id)
     except SoftTimeLimitExceeded:
-        services.scan_fail_by_id(
+        scan_fail_by_id(
             scan_id=scan_id,
             reason=f"Reading took longer than {settings.CLASSIFY_SOFT_TIME_LIMIT} s.",
         )
     except TRANSIENT_ERRORS as exc:
         if self.request.retries >= MAX_RETRIES:
-            services.scan_fail_by_id(scan_id=scan_id, reason=f"Gave up after retries: {exc}")
+            scan_fail_by_id(scan_id=scan_id, reason=f"Gave up after retries: {exc}")
             return
         raise self.retry(exc=exc, countdown=2**self.request.retries) from exc
 
@@ -52,7 +57,7 @@ def classify_scan(self, scan_id: int) -> None:
 def explain_prediction(prediction_id: int) -> None:
     """Grad-CAM heatmap of a reading; optional, so failures are logged, not retried."""
     try:
-        services.prediction_explain(prediction_id=prediction_id)
+        prediction_explain(prediction_id=prediction_id)
     except Prediction.DoesNotExist:
         logger.info("Prediction %s was deleted before its heatmap.", prediction_id)
     except (ModelUnavailableError, ImageError, OSError) as exc:
@@ -62,7 +67,7 @@ def explain_prediction(prediction_id: int) -> None:
 @shared_task
 def requeue_stale_scans() -> int:
     """Send again scans left queued or processing too long (run by Celery beat)."""
-    return services.scans_requeue_stale(older_than_seconds=settings.REQUEUE_AFTER_SECONDS)
+    return scans_requeue_stale(older_than_seconds=settings.REQUEUE_AFTER_SECONDS)
 
 
 @task_prerun.connect

@@ -18,8 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from scans import services
-from scans.audit import audit_record
+from scans.audit import audit_request, client_ip
 from scans.charts import CHART_ROW_HEIGHT, dashboard_charts, probability_bars
 from scans.forms import (
     DashboardFilterForm,
@@ -40,6 +39,7 @@ from scans.selectors import (
     scan_list_for_user,
     worklist_for_reviewer,
 )
+from scans.services import accounts, batches, readings, reviews, uploads
 
 HISTORY_PAGE_SIZE = 20
 # By the stored file's suffix: uploads are kept as PNG; scans stored before that
@@ -119,20 +119,20 @@ def home(request: HttpRequest) -> HttpResponse:
 def upload(request: HttpRequest) -> HttpResponse:
     form = UploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
-        result = services.scans_upload(
+        result = uploads.scans_upload(
             owner=request.user,
             uploads=form.cleaned_data["files"],
             note=form.cleaned_data["note"],
             window_level=form.cleaned_data["window_level"],
             window_width=form.cleaned_data["window_width"],
-            request=request,
+            ip=client_ip(request),
         )
-        if not result.rejected:
-            if len(result.scans) == 1:
-                return redirect("scan_detail", scan_id=result.scans[0].pk)
-            messages.success(request, f"{len(result.scans)} scans uploaded.")
-            return redirect("home")
-        status = 200 if result.scans else 503 if result.server_fault else 400
+        if len(result.scans) == 1 and not result.rejected:
+            return redirect("scan_detail", scan_id=result.scans[0].pk)
+        if result.scans:  # several files, or some refused: the batch page lists them all
+            batch = batches.upload_batch_record(owner=request.user, result=result)
+            return redirect("upload_batch", batch_id=batch.pk)
+        status = 503 if result.server_fault else 400
         context = {
             "form": UploadForm(),
             "result": result,
@@ -149,7 +149,7 @@ def upload(request: HttpRequest) -> HttpResponse:
 @login_required
 def scan_detail(request: HttpRequest, scan_id: int) -> HttpResponse:
     scan = get_scan_for_user(request, scan_id)
-    audit_record(action=AuditEvent.Action.VIEW_RESULT, request=request, obj=scan)
+    audit_request(request, action=AuditEvent.Action.VIEW_RESULT, obj=scan)
     bars = probability_bars(scan)
     context = {
         "scan": scan,
@@ -179,7 +179,7 @@ def scan_report(request: HttpRequest, scan_id: int) -> HttpResponse:
     scan = get_scan_for_user(request, scan_id)
     if scan.status != Scan.Status.DONE or scan.prediction is None:
         raise Http404("This scan has no result to report yet.")
-    audit_record(action=AuditEvent.Action.VIEW_RESULT, request=request, obj=scan, report=True)
+    audit_request(request, action=AuditEvent.Action.VIEW_RESULT, obj=scan, report=True)
     metadata = model_version_metadata(
         version=scan.prediction.model_version_id, models_dir=settings.MODELS_DIR
     )
@@ -199,7 +199,7 @@ def scan_report(request: HttpRequest, scan_id: int) -> HttpResponse:
 @login_required
 def scan_image(request: HttpRequest, scan_id: int) -> FileResponse:
     scan = get_scan_for_user(request, scan_id)
-    audit_record(action=AuditEvent.Action.VIEW_IMAGE, request=request, obj=scan)
+    audit_request(request, action=AuditEvent.Action.VIEW_IMAGE, obj=scan)
     return private_file(scan.image, image_content_type(scan))
 
 
@@ -251,7 +251,7 @@ def scan_status(request: HttpRequest, scan_id: int) -> JsonResponse:
 def scan_delete(request: HttpRequest, scan_id: int) -> HttpResponse:
     scan = get_scan_to_delete(request, scan_id)
     if request.method == "POST":
-        services.scan_delete(scan=scan, actor=request.user, request=request)
+        uploads.scan_delete(scan=scan, actor=request.user, ip=client_ip(request))
         messages.success(request, f"Scan {scan_id} ({scan.original_name}) was deleted.")
         return redirect("home")
     return render(request, "scans/confirm_delete.html", {"scan": scan})
@@ -261,7 +261,7 @@ def scan_delete(request: HttpRequest, scan_id: int) -> HttpResponse:
 @login_required
 def scan_retry(request: HttpRequest, scan_id: int) -> HttpResponse:
     scan = get_scan_for_user(request, scan_id)
-    services.scan_retry(scan=scan)
+    readings.scan_retry(scan=scan)
     return redirect("scan_detail", scan_id=scan.pk)
 
 
@@ -281,6 +281,7 @@ def _upload_limits() -> dict:
     return {
         "max_megabytes": f"{settings.MAX_UPLOAD_BYTES / 1024 / 1024:g} MB",
         "max_files": settings.MAX_FILES_PER_UPLOAD,
+        "max_bytes": settings.MAX_UPLOAD_BYTES,
     }
 
 
@@ -339,12 +340,12 @@ def review(request: HttpRequest, scan_id: int) -> HttpResponse:
             raise PermissionDenied
         if form.is_valid():
             try:
-                services.review_create(
+                reviews.review_create(
                     scan=scan,
                     reviewer=request.user,
                     verdict=form.cleaned_data["verdict"],
                     comment=form.cleaned_data["comment"],
-                    request=request,
+                    ip=client_ip(request),
                 )
             except ValueError as exc:  # "confirmed" on a refused image: no label to confirm
                 form.add_error("verdict", str(exc))
@@ -353,7 +354,7 @@ def review(request: HttpRequest, scan_id: int) -> HttpResponse:
                 waiting = worklist.filter(review__isnull=True).first()
                 target = reverse("review", args=[waiting.pk]) if waiting else reverse("worklist")
                 return redirect(f"{target}?{query}" if query else target)
-    audit_record(action=AuditEvent.Action.VIEW_RESULT, request=request, obj=scan)
+    audit_request(request, action=AuditEvent.Action.VIEW_RESULT, obj=scan)
     context = {
         "scan": scan,
         "form": form,
@@ -393,19 +394,19 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     session must not become unlimited guesses at the password."""
 
     def post(self, request, *args, **kwargs):
-        if services.password_change_blocked(user=request.user):
+        if accounts.password_change_blocked(user=request.user):
             return _password_change_blocked(request)
         return super().post(request, *args, **kwargs)
 
     def form_invalid(self, form):
-        if form.has_error("old_password") and services.password_change_failed(
-            user=self.request.user, request=self.request
+        if form.has_error("old_password") and accounts.password_change_failed(
+            user=self.request.user, ip=client_ip(self.request)
         ):
             return _password_change_blocked(self.request)
         return super().form_invalid(form)
 
     def form_valid(self, form):
-        services.password_change_succeeded(user=self.request.user)
+        accounts.password_change_succeeded(user=self.request.user)
         return super().form_valid(form)
 
 

@@ -30,7 +30,7 @@ def main(path: str) -> None:
     import pydicom.pixels  # noqa: F401
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from scans.services import UploadRejected, upload_check
+    from scans.services.uploads import UploadRejected, upload_check
 
     upload = SimpleUploadedFile(Path(path).name, Path(path).read_bytes())
     before = _peak_mb()

@@ -16,7 +16,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from scans import services
 from scans.api.serializers import (
     HealthSerializer,
     ModelVersionSerializer,
@@ -26,9 +25,10 @@ from scans.api.serializers import (
     UploadResultSerializer,
     UploadSerializer,
 )
-from scans.audit import audit_record
+from scans.audit import audit_request, client_ip
 from scans.models import AuditEvent, ModelVersion, Scan
 from scans.selectors import scan_list_visible_to, system_health
+from scans.services.uploads import scan_delete, scans_upload
 from scans.views import get_scan_for_user, get_scan_to_delete, image_content_type, private_file
 
 ERRORS = {
@@ -120,13 +120,13 @@ class ScanListView(generics.GenericAPIView):
         if not upload.is_valid():
             body = {"detail": "The upload is not valid.", "errors": upload.errors}
             return Response(body, status=status.HTTP_400_BAD_REQUEST)
-        result = services.scans_upload(
+        result = scans_upload(
             owner=request.user,
             uploads=upload.validated_data["files"],
             note=upload.validated_data["note"],
             window_level=upload.validated_data["window_level"],
             window_width=upload.validated_data["window_width"],
-            request=request._request,
+            ip=client_ip(request),
         )
         rejected = [{"name": r.name, "reason": r.reason} for r in result.rejected]
         if result.server_fault:
@@ -145,9 +145,7 @@ class ScanDetailView(APIView):
         """One scan: its status and, once done, the AI reading and any review."""
         scan = get_scan_for_user(request, scan_id)
         if scan.status == Scan.Status.DONE:  # polling a queued scan discloses nothing
-            audit_record(
-                action=AuditEvent.Action.VIEW_RESULT, request=request._request, obj=scan, api=True
-            )
+            audit_request(request, action=AuditEvent.Action.VIEW_RESULT, obj=scan, api=True)
         return Response(ScanSerializer(scan, context={"request": request}).data)
 
     @extend_schema(
@@ -162,7 +160,7 @@ class ScanDetailView(APIView):
         """Delete the scan, its image, readings and reviews (audited). Your own scans;
         reviewers see others' scans but only admins delete them."""
         scan = get_scan_to_delete(request, scan_id)
-        services.scan_delete(scan=scan, actor=request.user, request=request._request)
+        scan_delete(scan=scan, actor=request.user, ip=client_ip(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -178,9 +176,7 @@ class ScanImageView(APIView):
     def get(self, request: Request, scan_id: int) -> FileResponse:
         """The stored image (for DICOM uploads, the windowed slice as PNG)."""
         scan = get_scan_for_user(request, scan_id)
-        audit_record(
-            action=AuditEvent.Action.VIEW_IMAGE, request=request._request, obj=scan, api=True
-        )
+        audit_request(request, action=AuditEvent.Action.VIEW_IMAGE, obj=scan, api=True)
         return private_file(scan.image, image_content_type(scan))
 
     def perform_content_negotiation(self, request: Request, force: bool = False):

@@ -8,8 +8,9 @@ import pytest
 from factories import encode, synthetic_slice, upload_file
 from playwright.sync_api import expect
 
-from scans import services
 from scans.models import Scan
+from scans.services.readings import scan_classify
+from scans.services.uploads import scan_create, upload_check
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
@@ -69,7 +70,7 @@ def test_result_page_updates_by_itself_when_the_scan_is_read(
     expect(page.get_by_role("progressbar")).to_be_visible()
 
     settings.MODELS_DIR = models_dir
-    services.scan_classify(scan_id=scan.pk)
+    scan_classify(scan_id=scan.pk)
 
     expect(page.locator(".diagnosis-label")).to_be_visible(timeout=15_000)
     expect(page.locator(".chart-row")).to_have_count(4)
@@ -78,13 +79,12 @@ def test_result_page_updates_by_itself_when_the_scan_is_read(
 def test_reviewer_confirms_with_the_keyboard_and_sees_the_dashboard(
     browser_page, log_in, live_server, alice, rita, password
 ):
-    from scans import services
     from scans.models import Review, Scan
 
     for name in ("first.png", "second.png"):
-        checked = services.upload_check(upload_file(name, encode(synthetic_slice(2, 2, size=128))))
-        scan = services.scan_create(owner=alice, checked=checked)
-        services.scan_classify(scan_id=scan.pk)
+        checked = upload_check(upload_file(name, encode(synthetic_slice(2, 2, size=128))))
+        scan = scan_create(owner=alice, checked=checked)
+        scan_classify(scan_id=scan.pk)
     first, second = Scan.objects.order_by("prediction__confidence", "pk")
 
     page = browser_page

@@ -20,7 +20,7 @@ from factories import encode, stored_files, synthetic_slice, upload_file
 
 from bench import stack
 from scans.middleware import API_DETAIL
-from scans.services import api_token_create
+from scans.services.accounts import api_token_create
 
 FRIENDLY = "kidneyweb is briefly unavailable"
 

@@ -13,7 +13,7 @@ from integration.test_pipeline import slices, wait_done
 from bench import stack
 from mlcore import versions
 from scans.models import Prediction, Scan
-from scans.services import model_version_activate
+from scans.services.model_versions import model_version_activate
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

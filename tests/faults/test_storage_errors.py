@@ -18,7 +18,7 @@ from factories import encode, stored_files, synthetic_slice, upload_file
 from rest_framework.test import APIClient
 
 from scans.models import Scan
-from scans.services import upload_check
+from scans.services.uploads import upload_check
 
 pytestmark = pytest.mark.django_db
 

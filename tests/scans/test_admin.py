@@ -4,12 +4,15 @@ import csv
 import io
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 from factories import NEW, OLD
 
-from scans import services
+from mlcore import versions
 from scans.classifier import classifier_get
 from scans.models import AuditEvent, ModelVersion, Review, Scan
+from scans.services.model_versions import model_versions_sync
+from scans.services.reviews import review_create
 
 pytestmark = pytest.mark.django_db
 
@@ -26,8 +29,8 @@ def reviewed_set(alice, bob, rita, make_scan):
     corrected = make_scan(bob, label="Stone", name="corrected.png", note="study-9")
     waiting = make_scan(alice, label="Tumor", name="waiting.png")
     failed = make_scan(bob, status=Scan.Status.FAILED, name="=cmd|calc.png")
-    services.review_create(scan=agreed, reviewer=rita, verdict="confirmed")
-    services.review_create(scan=corrected, reviewer=rita, verdict="Cyst")
+    review_create(scan=agreed, reviewer=rita, verdict="confirmed")
+    review_create(scan=corrected, reviewer=rita, verdict="Cyst")
     return {"agreed": agreed, "corrected": corrected, "waiting": waiting, "failed": failed}
 
 
@@ -103,7 +106,7 @@ def test_reclassify_sends_scans_to_the_workers_again(
     scan.refresh_from_db()
     assert len(callbacks) == 1
     assert scan.status == Scan.Status.DONE
-    assert scan.prediction.model_version_id == (services.versions.active_version())
+    assert scan.prediction.model_version_id == versions.active_version(settings.MODELS_DIR)
     assert set(scan.predictions.values_list("model_version", flat=True)) == {
         "test-version",
         scan.prediction.model_version_id,
@@ -112,7 +115,7 @@ def test_reclassify_sends_scans_to_the_workers_again(
 
 
 def test_admin_activates_and_rolls_back_a_model_version(client, adam, two_versions):
-    services.model_versions_sync()
+    model_versions_sync()
     client.force_login(adam)
     changelist = reverse("admin:scans_modelversion_changelist")
     assert classifier_get().version == OLD
@@ -128,7 +131,7 @@ def test_admin_activates_and_rolls_back_a_model_version(client, adam, two_versio
 
 
 def test_reviewer_cannot_activate_a_model_version(client, rita, two_versions):
-    services.model_versions_sync()
+    model_versions_sync()
     client.force_login(rita)
     response = client.get(reverse("admin:scans_modelversion_changelist"))
     assert b'value="activate"' not in response.content

@@ -8,8 +8,8 @@ from django.core.files.base import ContentFile
 from django.urls import reverse
 from factories import stored_files
 
-from scans import services
 from scans.models import AuditEvent, Review, Scan
+from scans.services.reviews import review_create
 
 pytestmark = pytest.mark.django_db
 
@@ -19,7 +19,7 @@ def reviewed_scan(alice, rita, make_scan, png_bytes):
     """A read, reviewed scan with a heatmap: image, thumbnail and heatmap on disk."""
     scan = make_scan(alice, label="Stone", note="study-7")
     scan.prediction.heatmap.save("heatmap.png", ContentFile(png_bytes))
-    services.review_create(scan=scan, reviewer=rita, verdict="confirmed")
+    review_create(scan=scan, reviewer=rita, verdict="confirmed")
     return scan
 
 

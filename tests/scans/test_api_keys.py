@@ -8,8 +8,8 @@ from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
-from scans import services
 from scans.models import AuditEvent
+from scans.services.accounts import api_token_create
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +25,7 @@ def revocations() -> list[dict]:
 
 
 def test_token_list_never_shows_a_key_in_clear(client, adam, alice):
-    key = services.api_token_create(user=alice).key
+    key = api_token_create(user=alice).key
     client.force_login(adam)
     html = client.get(TOKENS).content.decode()
 
@@ -47,7 +47,7 @@ def test_key_made_in_the_admin_is_shown_once_and_audited(client, adam, alice):
 
 
 def test_changing_the_password_on_the_page_revokes_the_key(client, alice, password):
-    services.api_token_create(user=alice)
+    api_token_create(user=alice)
     client.force_login(alice)
     new = "a different horse battery"
     response = client.post(
@@ -61,7 +61,7 @@ def test_changing_the_password_on_the_page_revokes_the_key(client, alice, passwo
 
 
 def test_setting_a_password_in_the_admin_revokes_the_key(client, adam, alice):
-    services.api_token_create(user=alice)
+    api_token_create(user=alice)
     client.force_login(adam)
     new = "a different horse battery"
     response = client.post(
@@ -74,7 +74,7 @@ def test_setting_a_password_in_the_admin_revokes_the_key(client, adam, alice):
 
 
 def test_deleting_a_key_in_the_admin_is_audited(client, adam, alice):
-    services.api_token_create(user=alice)
+    api_token_create(user=alice)
     client.force_login(adam)
     url = reverse("admin:authtoken_tokenproxy_delete", args=[alice.pk])
     client.post(url, {"post": "yes"})

@@ -4,8 +4,9 @@ import pytest
 from django.urls import reverse
 from factories import NEW, OLD, upload_file
 
-from scans import services
 from scans.models import AuditEvent
+from scans.services.model_versions import model_version_activate
+from scans.services.reviews import review_create
 
 pytestmark = pytest.mark.django_db
 
@@ -48,8 +49,8 @@ def test_upload_view_image_and_delete_are_recorded(
 
 def test_review_and_model_activation_are_recorded(alice, rita, make_scan, two_versions):
     scan = make_scan(alice)
-    services.review_create(scan=scan, reviewer=rita, verdict="Tumor")
-    services.model_version_activate(version_id=NEW, actor=rita)
+    review_create(scan=scan, reviewer=rita, verdict="Tumor")
+    model_version_activate(version_id=NEW, actor=rita)
 
     review, activation = AuditEvent.objects.order_by("pk")
     assert (review.action, review.detail) == ("review", {"verdict": "Tumor"})

@@ -6,8 +6,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from scans import services
 from scans.models import Scan
+from scans.services.reviews import review_create
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +36,7 @@ def known_reviews(alice, rita, make_scan):
         scan = make_scan(alice, label=label, uploaded_at=now - timedelta(days=i % 2))
         Scan.objects.filter(pk=scan.pk).update(done_at=scan.uploaded_at + timedelta(seconds=i + 1))
         if verdict:
-            services.review_create(scan=scan, reviewer=rita, verdict=verdict)
+            review_create(scan=scan, reviewer=rita, verdict=verdict)
         scans.append(scan)
     make_scan(alice, status=Scan.Status.FAILED)
     return scans
@@ -67,9 +67,9 @@ def test_dashboard_draws_the_heatmap_and_day_charts(client, rita, known_reviews)
 
     assert html.count('<td class="diagonal"') == 4
     assert 'data-shade="0.50"' in html  # half of the true cysts were read as cysts
-    assert html.count('class="day-bar"') == 7
+    assert html.count('class="bar day-bar"') == 7
     assert "60.0%" in html
-    assert 'class="agreement-line"' in html
+    assert 'class="line agreement-line"' in html
 
 
 def test_dashboard_filters_by_model_version(client, rita, known_reviews):

@@ -14,7 +14,7 @@ from django.utils.functional import SimpleLazyObject
 from factories import upload_file
 
 from scans import errors
-from scans.services import api_token_create
+from scans.services.accounts import api_token_create
 
 HEADER = 'class="site-header"'
 WAY_BACK = '<a href="/">Back to your scans</a>'

@@ -74,9 +74,9 @@ def test_no_heatmap_when_they_are_switched_off(
 
 
 def test_printable_report_has_everything_a_reader_needs(client, read_scan, rita):
-    from scans import services
+    from scans.services.reviews import review_create
 
-    services.review_create(scan=read_scan, reviewer=rita, verdict="confirmed", comment="agree")
+    review_create(scan=read_scan, reviewer=rita, verdict="confirmed", comment="agree")
     html = client.get(reverse("scan_report", args=[read_scan.pk])).content.decode()
 
     prediction = read_scan.prediction

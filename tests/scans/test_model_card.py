@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 from factories import OLD
 
-from scans.services import model_versions_sync
+from scans.services.model_versions import model_versions_sync
 
 ROW = {
     "balanced_accuracy": 0.734,

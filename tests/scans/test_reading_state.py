@@ -15,9 +15,10 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from mlcore.crossval import out_of_fold_confusion
-from scans import services
 from scans.models import Review
 from scans.selectors import dashboard_stats, reading_caveats, worklist_for_reviewer
+from scans.services.accounts import api_token_create
+from scans.services.reviews import review_create
 
 pytestmark = pytest.mark.django_db
 
@@ -69,7 +70,7 @@ def exported(client, scan) -> dict[str, str]:
 
 def api_reading(user, scan) -> dict:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {services.api_token_create(user=user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_create(user=user).key}")
     return client.get(reverse("api-scan-detail", args=[scan.pk])).json()["prediction"]
 
 
@@ -161,10 +162,10 @@ def test_dashboard_keeps_refusals_out_of_agreement_and_the_matrix(client, alice,
     refused_overruled = make_scan(alice, label="Tumor", reading_state="not_a_ct")
     missed = make_scan(alice, label="Stone")
     make_scan(alice, label="Normal", reading_state="uncertain")
-    services.review_create(scan=agreed, reviewer=rita, verdict="confirmed")
-    services.review_create(scan=refused_confirmed, reviewer=rita, verdict="not_a_ct")
-    services.review_create(scan=refused_overruled, reviewer=rita, verdict="Normal")
-    services.review_create(scan=missed, reviewer=rita, verdict="not_a_ct")
+    review_create(scan=agreed, reviewer=rita, verdict="confirmed")
+    review_create(scan=refused_confirmed, reviewer=rita, verdict="not_a_ct")
+    review_create(scan=refused_overruled, reviewer=rita, verdict="Normal")
+    review_create(scan=missed, reviewer=rita, verdict="not_a_ct")
 
     stats = dashboard_stats(since=agreed.uploaded_at.date())
 
@@ -184,7 +185,7 @@ def test_worklist_filters_and_keeps_refusals_in_their_own_group(client, alice, r
     sure = make_scan(alice, label="Cyst", confidence=0.99)
     refused = make_scan(alice, label="Tumor", confidence=0.30, reading_state="not_a_ct")
     done = make_scan(alice, label="Normal", confidence=0.2)
-    services.review_create(scan=done, reviewer=rita, verdict="confirmed")
+    review_create(scan=done, reviewer=rita, verdict="confirmed")
 
     def order(**filters) -> list[int]:
         return [scan.pk for scan in worklist_for_reviewer(**filters)]

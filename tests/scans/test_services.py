@@ -9,16 +9,17 @@ from factories import NEW, OLD, SHIPPED
 
 from mlcore import data, versions
 from mlcore.inference import load_classifier
-from scans import services
 from scans.classifier import ModelUnavailableError, classifier_get
 from scans.models import ModelVersion, Prediction, Scan
+from scans.services.model_versions import model_versions_sync
+from scans.services.readings import scan_classify
 
 pytestmark = pytest.mark.django_db
 
 
 def test_classify_writes_one_prediction_and_marks_the_scan_done(alice, make_scan):
     scan = make_scan(alice, status=Scan.Status.QUEUED)
-    services.scan_classify(scan_id=scan.pk)
+    scan_classify(scan_id=scan.pk)
 
     scan.refresh_from_db()
     assert scan.status == Scan.Status.DONE
@@ -29,10 +30,10 @@ def test_classify_writes_one_prediction_and_marks_the_scan_done(alice, make_scan
 
 def test_classifying_a_done_scan_again_changes_nothing(alice, make_scan):
     scan = make_scan(alice, status=Scan.Status.QUEUED)
-    services.scan_classify(scan_id=scan.pk)
+    scan_classify(scan_id=scan.pk)
     first = Scan.objects.get(pk=scan.pk)
 
-    services.scan_classify(scan_id=scan.pk)
+    scan_classify(scan_id=scan.pk)
 
     again = Scan.objects.get(pk=scan.pk)
     assert Prediction.objects.filter(scan=scan).count() == 1
@@ -49,10 +50,10 @@ def test_a_delivery_that_finishes_second_adds_no_prediction(alice, make_scan):
         metadata = real.metadata
 
         def classify(self, data):
-            services.scan_classify(scan_id=scan.pk, classifier=real)
+            scan_classify(scan_id=scan.pk, classifier=real)
             return real.classify(data)
 
-    services.scan_classify(scan_id=scan.pk, classifier=DeliveredTwice())
+    scan_classify(scan_id=scan.pk, classifier=DeliveredTwice())
 
     scan.refresh_from_db()
     assert scan.status == Scan.Status.DONE
@@ -67,14 +68,14 @@ def test_a_reading_costs_a_handful_of_statements(
     classifier = classifier_get()
     # claim, fetch, version row, then savepoint, lock, insert, update, release
     with django_assert_max_num_queries(8):
-        services.scan_classify(scan_id=scan.pk, classifier=classifier)
+        scan_classify(scan_id=scan.pk, classifier=classifier)
 
 
 def test_unreadable_stored_image_fails_with_a_reason(alice, make_scan):
     scan = make_scan(alice, status=Scan.Status.QUEUED)
     with scan.image.open("wb") as handle:
         handle.write(b"\x89PNG\r\n\x1a\n broken")
-    services.scan_classify(scan_id=scan.pk)
+    scan_classify(scan_id=scan.pk)
 
     scan.refresh_from_db()
     assert scan.status == Scan.Status.FAILED
@@ -85,7 +86,7 @@ def test_unreadable_stored_image_fails_with_a_reason(alice, make_scan):
 def test_missing_stored_image_fails_with_a_reason(alice, make_scan):
     scan = make_scan(alice, status=Scan.Status.QUEUED)
     scan.image.storage.delete(scan.image.name)
-    services.scan_classify(scan_id=scan.pk)
+    scan_classify(scan_id=scan.pk)
 
     scan.refresh_from_db()
     assert scan.status == Scan.Status.FAILED
@@ -117,11 +118,11 @@ def test_classifier_is_loaded_once_and_reloaded_after_activation(two_versions):
 
 def test_a_later_version_adds_a_prediction_and_keeps_the_old_one(alice, make_scan, two_versions):
     scan = make_scan(alice, status=Scan.Status.QUEUED)
-    services.scan_classify(scan_id=scan.pk)
+    scan_classify(scan_id=scan.pk)
     (two_versions / "ACTIVE").write_text(f"{NEW}\n")
     Scan.objects.filter(pk=scan.pk).update(status=Scan.Status.QUEUED)
 
-    services.scan_classify(scan_id=scan.pk)
+    scan_classify(scan_id=scan.pk)
 
     scan.refresh_from_db()
     assert scan.prediction.model_version_id == NEW
@@ -129,10 +130,10 @@ def test_a_later_version_adds_a_prediction_and_keeps_the_old_one(alice, make_sca
 
 
 def test_sync_mirrors_every_version_and_marks_exactly_one_active(two_versions):
-    assert services.model_versions_sync().id == OLD
+    assert model_versions_sync().id == OLD
     (two_versions / "ACTIVE").write_text(f"{NEW}\n")
 
-    active = services.model_versions_sync()
+    active = model_versions_sync()
 
     assert active.id == NEW
     assert set(ModelVersion.objects.values_list("id", flat=True)) == {OLD, NEW}
@@ -145,10 +146,10 @@ def test_sync_mirrors_every_version_and_marks_exactly_one_active(two_versions):
 
 
 def test_sync_without_an_active_version_leaves_none_active(two_versions):
-    services.model_versions_sync()
+    model_versions_sync()
     (two_versions / "ACTIVE").unlink()
 
-    assert services.model_versions_sync() is None
+    assert model_versions_sync() is None
     assert not ModelVersion.objects.filter(is_active=True).exists()
 
 
@@ -168,7 +169,7 @@ def test_readings_under_the_threshold_are_marked_uncertain(
     scan = make_scan(alice, status=Scan.Status.QUEUED)
     with scan.image.open("wb") as handle:  # a real slice: not refused as out of distribution
         handle.write((sample_dir / "Normal" / "Normal- (390).jpg").read_bytes())
-    services.scan_classify(scan_id=scan.pk)
+    scan_classify(scan_id=scan.pk)
     scan.refresh_from_db()
     assert scan.prediction.uncertain is uncertain
     client.force_login(alice)
@@ -179,7 +180,7 @@ def test_readings_under_the_threshold_are_marked_uncertain(
 
 def test_without_a_setting_the_model_versions_threshold_is_used(alice, make_scan):
     scan = make_scan(alice, status=Scan.Status.QUEUED)
-    services.scan_classify(scan_id=scan.pk)
+    scan_classify(scan_id=scan.pk)
     classifier = classifier_get()
     scan.refresh_from_db()
     assert classifier.uncertain_below is not None

@@ -29,8 +29,10 @@ from django.urls import URLPattern, URLResolver, get_resolver, include, path, re
 from factories import upload_file
 from rest_framework.authtoken.models import Token
 
-from scans import services, views
+from scans import views
 from scans.models import Review, Scan
+from scans.services.accounts import api_token_create
+from scans.services.reviews import review_create
 
 pytestmark = pytest.mark.django_db
 
@@ -248,8 +250,8 @@ def world(settings, alice, bob, rita, adam, make_scan, png_bytes, password) -> W
     done = make_scan(alice)
     done.prediction.heatmap.save("heatmap.png", ContentFile(png_bytes))
     failed = make_scan(alice, status=Scan.Status.FAILED)
-    services.review_create(scan=done, reviewer=rita, verdict="confirmed")
-    services.api_token_create(user=alice)  # a token and an audit event for the admin
+    review_create(scan=done, reviewer=rita, verdict="confirmed")
+    api_token_create(user=alice)  # a token and an audit event for the admin
     return World(alice, bob, rita, adam, done, failed, password, png_bytes)
 
 
@@ -273,7 +275,7 @@ def logged_in(user, **options) -> Client:
 
 
 def with_token(user) -> Client:
-    key = services.api_token_create(user=user).key
+    key = api_token_create(user=user).key
     return Client(enforce_csrf_checks=True, headers={"Authorization": f"Token {key}"})
 
 

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from scans.roles import ROLES
-from scans.services import user_create
+from scans.services.accounts import user_create
 
 
 class Command(BaseCommand):

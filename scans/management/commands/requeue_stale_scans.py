@@ -5,7 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from scans.services import scans_requeue_stale
+from scans.services.readings import scans_requeue_stale
 
 
 class Command(BaseCommand):

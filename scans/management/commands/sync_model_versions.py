@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from scans.services import model_versions_sync
+from scans.services.model_versions import model_versions_sync
 
 
 class Command(BaseCommand):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from scans.services import api_token_create
+from scans.services.accounts import api_token_create
 
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 CONFIG = Path(__file__).with_name("schemathesis.toml")

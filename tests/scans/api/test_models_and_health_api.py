@@ -5,7 +5,7 @@ import json
 import pytest
 from factories import NEW, OLD
 
-from scans.services import model_versions_sync
+from scans.services.model_versions import model_versions_sync
 
 pytestmark = pytest.mark.django_db
 

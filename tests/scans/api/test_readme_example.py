@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from factories import encode, synthetic_slice
 
-from scans.services import api_token_create
+from scans.services.accounts import api_token_create
 
 README = Path(__file__).resolve().parents[3] / "README.md"
 MAKE_RUN_URL = "http://127.0.0.1:8000"

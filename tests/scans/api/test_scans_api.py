@@ -9,7 +9,7 @@ from factories import encode, stored_files, synthetic_slice, upload_file
 
 from mlcore.inference import load_classifier
 from scans.models import AuditEvent, Scan
-from scans.services import review_create
+from scans.services.reviews import review_create
 
 pytestmark = pytest.mark.django_db
 

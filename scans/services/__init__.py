@@ -1,0 +1,24 @@
+"""Writes, one module a subject; import from the module that owns the write.
+
+- ``uploads``: a scan from its file to its deletion: checked by content, stored,
+  its note changed, deleted with its files
+- ``readings``: sending scans to the workers and the reading's life (classify, fail,
+  retry, re-read, requeue, heatmap)
+- ``model_versions``: the database mirror of the model folders, activation
+- ``reviews``: a reviewer's verdict
+- ``accounts``: users, API keys, password-change limits
+- ``storage``: writing and removing a scan's files
+
+Services take the acting user (``actor``) and, where the write is audited, the
+address of the request (``ip``): never the request itself, so the pages, the API,
+the admin and the commands call them alike.
+"""
+
+# The training commands (train_model, calibrate_model) still import these two from
+# the package; they move to scans.services.model_versions with their own rework.
+from scans.services.model_versions import (
+    model_version_activate,
+    model_versions_sync,
+)
+
+__all__ = ["model_version_activate", "model_versions_sync"]

@@ -1,0 +1,98 @@
+"""The database mirror of the model versions on disk, and which one is served."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+
+from mlcore import versions
+from scans.audit import audit_record
+from scans.models import AuditEvent, ModelVersion
+
+logger = logging.getLogger(__name__)
+
+
+def model_version_record(*, metadata: dict) -> ModelVersion:
+    """The database row mirroring one version's metadata (created if new)."""
+    version, _ = ModelVersion.objects.update_or_create(
+        id=metadata["version"],
+        defaults={
+            "created": _parse_time(metadata.get("created")),
+            "metrics": metadata.get("metrics") or {},
+        },
+    )
+    return version
+
+
+def model_version_ensure(*, metadata: dict) -> str:
+    """The id of the row mirroring this version, inserted if missing (one statement:
+    versions are immutable, so an existing row is already right)."""
+    ModelVersion.objects.bulk_create(
+        [
+            ModelVersion(
+                id=metadata["version"],
+                created=_parse_time(metadata.get("created")),
+                metrics=metadata.get("metrics") or {},
+            )
+        ],
+        ignore_conflicts=True,
+    )
+    return metadata["version"]
+
+
+def model_versions_sync(*, models_dir: Path | None = None) -> ModelVersion | None:
+    """Mirror every version folder into the database and mark the active one.
+
+    Returns the active version's row, or None when no version is active.
+    """
+    models_dir = Path(models_dir or settings.MODELS_DIR)
+    for version_id in versions.list_versions(models_dir):
+        try:
+            metadata = versions.read_metadata(models_dir / version_id)
+        except versions.VersionError as exc:
+            logger.warning("Skipping model version %s: %s", version_id, exc)
+            continue
+        model_version_record(metadata=metadata)
+    active_id = versions.active_version(models_dir)
+    active = ModelVersion.objects.filter(pk=active_id).first() if active_id else None
+    with transaction.atomic():
+        ModelVersion.objects.exclude(pk=getattr(active, "pk", None)).filter(is_active=True).update(
+            is_active=False
+        )
+        if active is not None and not active.is_active:
+            active.is_active = True
+            active.save(update_fields=["is_active"])
+    return active
+
+
+def model_version_activate(
+    *, version_id: str, actor=None, ip: str | None = None, via: str = "command line"
+) -> ModelVersion:
+    """Serve ``version_id`` from now on: workers load it at their next scan.
+
+    ``via`` names the door for the audit trail ("admin", "command line").
+    """
+    models_dir = Path(settings.MODELS_DIR)
+    previous = versions.active_version(models_dir)
+    versions.activate(version_id, models_dir)
+    active = model_versions_sync(models_dir=models_dir)
+    audit_record(
+        action=AuditEvent.Action.ACTIVATE_MODEL,
+        actor=actor,
+        ip=ip,
+        obj=active,
+        previous=previous,
+        via=via,
+    )
+    return active
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
