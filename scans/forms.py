@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django import forms
 from django.conf import settings
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.utils.translation import gettext_lazy as _
 
 from scans.models import Diagnosis, Review, Scan
 from scans.selectors import WORKLIST_SHOWS
@@ -61,28 +63,50 @@ class UploadForm(forms.Form):
     )
 
 
+DATE_INVALID = _("Enter a date as year-month-day, for example 2026-05-01.")
+DATES_REVERSED = _(
+    "The date range is reversed: “From” is after “To”, so no scan could match. "
+    "The dates are not applied; swap them or clear one."
+)
+
+
 class HistoryFilterForm(forms.Form):
     diagnosis = forms.ChoiceField(
         choices=[("", "Any diagnosis"), *Diagnosis.choices], required=False
     )
     status = forms.ChoiceField(choices=[("", "Any status"), *Scan.Status.choices], required=False)
     date_from = forms.DateField(
-        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label="From",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": DATE_INVALID},
     )
     date_to = forms.DateField(
-        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label="To",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": DATE_INVALID},
     )
     q = forms.CharField(label="Search", max_length=100, required=False)
 
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and start > end:
+            raise forms.ValidationError(DATES_REVERSED, code="reversed_dates")
+        return data
+
     def filters(self) -> dict:
-        """The selector's keyword arguments; invalid fields (shown as errors) are ignored."""
+        """The selector's keyword arguments; invalid fields (shown as errors) are ignored,
+        and so is a reversed date range (shown as an error): it could match nothing."""
         self.is_valid()
         data = self.cleaned_data
+        reversed_dates = self.has_error(NON_FIELD_ERRORS, "reversed_dates")
         return {
             "diagnosis": data.get("diagnosis", ""),
             "status": data.get("status", ""),
-            "date_from": data.get("date_from"),
-            "date_to": data.get("date_to"),
+            "date_from": None if reversed_dates else data.get("date_from"),
+            "date_to": None if reversed_dates else data.get("date_to"),
             "query": data.get("q", "").strip(),
         }
 

@@ -182,7 +182,7 @@ class Prediction(models.Model):
     def __str__(self) -> str:
         if self.reading_state == ReadingState.NOT_A_CT:
             return f"{ReadingState.NOT_A_CT.label} ({self.model_version_id})"
-        return f"{self.label} {self.confidence:.0%} ({self.model_version_id})"
+        return f"{self.label} {self.confidence:.1%} ({self.model_version_id})"
 
     @property
     def reading_state(self) -> ReadingState:
@@ -295,3 +295,24 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("Audit events are never deleted.")
+
+
+class UploadBatch(models.Model):
+    """The files of one upload, in the order they were sent: what the batch page lists.
+
+    ``files`` holds ``{"name", "scan", "reason"}`` per file: ``scan`` is the id of the
+    scan an accepted file became (a plain id: a deleted scan leaves the batch whole),
+    ``reason`` why a refused file was refused (the text the user was shown).
+    """
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="upload_batches"
+    )
+    created_at = models.DateTimeField()
+    files = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Upload {self.pk} ({len(self.files)} files)"

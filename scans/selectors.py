@@ -7,12 +7,12 @@ from pathlib import Path
 
 from celery import current_app
 from django.db import DatabaseError, connection
-from django.db.models import Count, F, Q, QuerySet
-from django.db.models.functions import TruncDate
+from django.db.models import Count, F, Max, Q, QuerySet, Window
+from django.db.models.functions import Lag, Lead, TruncDate
 
 from mlcore import versions
 from mlcore.runtime import KERAS_FILE, LITERT_FILE
-from scans.models import Diagnosis, ReadingState, Review, Scan
+from scans.models import Diagnosis, ReadingState, Review, Scan, UploadBatch
 
 
 def active_model_version(*, models_dir: Path) -> dict | None:
@@ -183,6 +183,15 @@ def scans_visible_to(*, user) -> QuerySet[Scan]:
 def scan_get_for_user(*, user, scan_id: int) -> Scan:
     """The scan if the user may see it; Scan.DoesNotExist otherwise (a 404, not a 403)."""
     return scans_visible_to(user=user).get(pk=scan_id)
+
+
+def upload_batch_get_for_user(*, user, batch_id: int) -> UploadBatch:
+    """One upload's batch for its owner, or anybody who sees every scan (as
+    scans_visible_to); UploadBatch.DoesNotExist otherwise (a 404, not a 403)."""
+    batches = UploadBatch.objects.all()
+    if not user.has_perm("scans.review_scan"):
+        batches = batches.filter(owner=user)
+    return batches.get(pk=batch_id)
 
 
 def scan_list_for_user(*, user, **filters) -> QuerySet[Scan]:
@@ -374,13 +383,38 @@ def worklist_for_reviewer(
     return (
         scans.select_related("prediction", "owner", "review")
         .annotate(reviewed=Count("reviews"))
-        .order_by(
-            F("review").asc(nulls_first=True),
-            "prediction__out_of_distribution",
-            "prediction__confidence",
-            "pk",
-        )
+        .order_by(*_worklist_order())
     )
+
+
+def _worklist_order() -> list:
+    return [
+        F("review").asc(nulls_first=True),
+        F("prediction__out_of_distribution").asc(),
+        F("prediction__confidence").asc(),
+        F("pk").asc(),
+    ]
+
+
+def worklist_neighbours(*, worklist: QuerySet[Scan], scan_id: int) -> tuple[int | None, int | None]:
+    """The scans just before and after ``scan_id`` in ``worklist`` (a
+    worklist_for_reviewer queryset), or None; (None, None) if it is not in it.
+
+    One query over the worklist's order (window functions), whatever its length:
+    the filter on ``row`` (a window, so applied after them) picks the scan's own row.
+    """
+    order = _worklist_order()
+    row = (
+        worklist.annotate(
+            previous_id=Window(Lag("pk"), order_by=order),
+            next_id=Window(Lead("pk"), order_by=order),
+            row=Window(Max("pk"), partition_by=[F("pk")]),
+        )
+        .filter(row=scan_id)
+        .values_list("previous_id", "next_id")
+        .first()
+    )
+    return row or (None, None)
 
 
 def dashboard_stats(*, since: date, model_version: str = "") -> dict:

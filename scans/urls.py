@@ -2,11 +2,13 @@ from __future__ import annotations
 
 from django.urls import path
 
-from scans import views
+from scans import batch_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("upload/", views.upload, name="upload"),
+    path("uploads/<int:batch_id>/", batch_views.upload_batch, name="upload_batch"),
+    path("scans/rows/", batch_views.scan_rows, name="scan_rows"),
     path("scans/<int:scan_id>/", views.scan_detail, name="scan_detail"),
     path("scans/<int:scan_id>/image/", views.scan_image, name="scan_image"),
     path("scans/<int:scan_id>/thumbnail/", views.scan_thumbnail, name="scan_thumbnail"),

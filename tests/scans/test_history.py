@@ -84,7 +84,7 @@ def test_invalid_filter_is_reported_and_ignored(client, alice, make_scan):
     client.force_login(alice)
     response = client.get(f"{reverse('home')}?date_from=yesterday")
     assert names(response) == ["a.png"]
-    assert b"Enter a valid date." in response.content
+    assert b"Enter a date as year-month-day" in response.content
 
 
 def test_history_is_paged_and_keeps_the_filters(client, alice, make_scan):

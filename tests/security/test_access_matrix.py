@@ -30,7 +30,7 @@ from factories import upload_file
 from rest_framework.authtoken.models import Token
 
 from scans import views
-from scans.models import Review, Scan
+from scans.models import Review, Scan, UploadBatch
 from scans.services.accounts import api_token_create
 from scans.services.reviews import review_create
 
@@ -74,6 +74,8 @@ ACCESS: dict[str, Access] = {
     "password_change_done": Access(PAGE, {"GET": 200}),
     "api-docs": Access(PAGE, {"GET": 200}),
     "model_card": Access(PAGE, {"GET": 200}),
+    "scan_rows": Access(PAGE, {"GET": 200}),  # only the listed scans the user may see
+    "upload_batch": Access(SCAN_PAGE, {"GET": 200}),  # an upload's files: as its scans
     "scan_detail": Access(SCAN_PAGE, {"GET": 200}),
     "scan_image": Access(SCAN_PAGE, {"GET": 200}),
     "scan_thumbnail": Access(SCAN_PAGE, {"GET": 200}),
@@ -195,10 +197,13 @@ class World:
     failed: Scan
     password: str
     png: bytes
+    batch: UploadBatch | None = None
 
     def path_value(self, route: Route, param: str, scan_id: int | None):
         if param == "scan_id":
             return scan_id or (self.failed if route.access.scan == FAILED else self.done).pk
+        if param == "batch_id":
+            return scan_id or self.batch.pk
         if route.pattern.startswith("admin/r/"):  # the admin's "view on site"
             scan_type = ContentType.objects.get_for_model(Scan)
             return {"content_type_id": scan_type.pk, "object_id": self.done.pk}[param]
@@ -252,7 +257,9 @@ def world(settings, alice, bob, rita, adam, make_scan, png_bytes, password) -> W
     failed = make_scan(alice, status=Scan.Status.FAILED)
     review_create(scan=done, reviewer=rita, verdict="confirmed")
     api_token_create(user=alice)  # a token and an audit event for the admin
-    return World(alice, bob, rita, adam, done, failed, password, png_bytes)
+    files = [{"name": "slice.png", "scan": done.pk, "reason": ""}]
+    batch = UploadBatch.objects.create(owner=alice, created_at=done.uploaded_at, files=files)
+    return World(alice, bob, rita, adam, done, failed, password, png_bytes, batch=batch)
 
 
 @pytest.fixture

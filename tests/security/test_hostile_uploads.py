@@ -44,7 +44,7 @@ def send(client, channel: str, *files, **fields):
 
 
 def message(response) -> str:
-    return response.content.decode()
+    return response.content.decode().replace("<wbr>", "")  # where a long name may break
 
 
 def assert_nothing_stored(media_root, upload_temp_dir):
@@ -89,7 +89,9 @@ def test_whole_corpus_in_one_upload_keeps_only_the_good_files(
     with django_capture_on_commit_callbacks() as sent:
         response = send(client, channel, *files[:20], *good_files(), *files[20:])
 
-    assert response.status_code in (200, 202)
+    assert response.status_code in (302, 202)
+    if channel == "page":  # to the batch page of the upload, which lists every file
+        response = client.get(response.url)
     text = message(response)
     for case in CORPUS:
         assert case.name in text
