@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import PurePath
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -18,8 +17,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from scans.access import scan_can_delete, scan_get_or_404, scan_get_to_delete
 from scans.audit import audit_request, client_ip
 from scans.charts import CHART_ROW_HEIGHT, dashboard_charts, probability_bars
+from scans.files import image_content_type, private_file
 from scans.forms import (
     DashboardFilterForm,
     HistoryFilterForm,
@@ -35,41 +36,13 @@ from scans.selectors import (
     model_version_metadata,
     reading_caveats,
     scan_counts_for_user,
-    scan_get_for_user,
     scan_list_for_user,
     worklist_for_reviewer,
+    worklist_neighbours,
 )
 from scans.services import accounts, batches, readings, reviews, uploads
 
 HISTORY_PAGE_SIZE = 20
-# By the stored file's suffix: uploads are kept as PNG; scans stored before that
-# kept a JPEG upload as it came.
-CONTENT_TYPES = {".jpg": "image/jpeg", ".png": "image/png"}
-
-
-def image_content_type(scan: Scan) -> str | None:
-    return CONTENT_TYPES.get(PurePath(scan.image.name).suffix.lower())
-
-
-def get_scan_for_user(request: HttpRequest, scan_id: int) -> Scan:
-    """The scan if the user may see it, else 404 (the pages and the API alike)."""
-    try:
-        return scan_get_for_user(user=request.user, scan_id=scan_id)
-    except Scan.DoesNotExist:
-        raise Http404("No such scan.") from None
-
-
-def get_scan_to_delete(request: HttpRequest, scan_id: int) -> Scan:
-    """The scan if the user may delete it: their own, or any with the delete permission
-    (admins). Reviewers see every scan but delete only their own: 403."""
-    scan = get_scan_for_user(request, scan_id)
-    if not can_delete(request.user, scan):
-        raise PermissionDenied("Only the scan's owner or an administrator may delete it.")
-    return scan
-
-
-def can_delete(user, scan: Scan) -> bool:
-    return scan.owner_id == user.pk or user.has_perm("scans.delete_scan")
 
 
 @require_GET
@@ -148,7 +121,7 @@ def upload(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def scan_detail(request: HttpRequest, scan_id: int) -> HttpResponse:
-    scan = get_scan_for_user(request, scan_id)
+    scan = scan_get_or_404(user=request.user, scan_id=scan_id)
     audit_request(request, action=AuditEvent.Action.VIEW_RESULT, obj=scan)
     bars = probability_bars(scan)
     context = {
@@ -156,7 +129,7 @@ def scan_detail(request: HttpRequest, scan_id: int) -> HttpResponse:
         "bars": bars,
         "chart_height": len(bars) * CHART_ROW_HEIGHT,
         "heatmaps_enabled": settings.HEATMAPS,
-        "can_delete": can_delete(request.user, scan),
+        "can_delete": scan_can_delete(user=request.user, scan=scan),
     }
     if scan.status == Scan.Status.DONE and scan.prediction:
         context["confidence_percent"] = round(100 * scan.prediction.confidence)
@@ -176,7 +149,7 @@ def _caveats(prediction) -> list[str]:
 @login_required
 def scan_report(request: HttpRequest, scan_id: int) -> HttpResponse:
     """A printable result: image, heatmap, reading, probabilities, model, verdict."""
-    scan = get_scan_for_user(request, scan_id)
+    scan = scan_get_or_404(user=request.user, scan_id=scan_id)
     if scan.status != Scan.Status.DONE or scan.prediction is None:
         raise Http404("This scan has no result to report yet.")
     audit_request(request, action=AuditEvent.Action.VIEW_RESULT, obj=scan, report=True)
@@ -198,7 +171,7 @@ def scan_report(request: HttpRequest, scan_id: int) -> HttpResponse:
 @require_GET
 @login_required
 def scan_image(request: HttpRequest, scan_id: int) -> FileResponse:
-    scan = get_scan_for_user(request, scan_id)
+    scan = scan_get_or_404(user=request.user, scan_id=scan_id)
     audit_request(request, action=AuditEvent.Action.VIEW_IMAGE, obj=scan)
     return private_file(scan.image, image_content_type(scan))
 
@@ -206,7 +179,7 @@ def scan_image(request: HttpRequest, scan_id: int) -> FileResponse:
 @require_GET
 @login_required
 def scan_thumbnail(request: HttpRequest, scan_id: int) -> FileResponse:
-    scan = get_scan_for_user(request, scan_id)
+    scan = scan_get_or_404(user=request.user, scan_id=scan_id)
     if not scan.thumbnail:
         raise Http404("No thumbnail.")
     return private_file(scan.thumbnail, "image/png")
@@ -216,7 +189,7 @@ def scan_thumbnail(request: HttpRequest, scan_id: int) -> FileResponse:
 @login_required
 def scan_heatmap(request: HttpRequest, scan_id: int) -> FileResponse:
     """The Grad-CAM overlay of the scan's current reading."""
-    scan = get_scan_for_user(request, scan_id)
+    scan = scan_get_or_404(user=request.user, scan_id=scan_id)
     if scan.prediction is None or not scan.prediction.heatmap:
         raise Http404("No heatmap for this scan.")
     return private_file(scan.prediction.heatmap, "image/png")
@@ -226,7 +199,7 @@ def scan_heatmap(request: HttpRequest, scan_id: int) -> FileResponse:
 @login_required
 def scan_status(request: HttpRequest, scan_id: int) -> JsonResponse:
     """What the result page polls while the scan is queued or processing."""
-    scan = get_scan_for_user(request, scan_id)
+    scan = scan_get_or_404(user=request.user, scan_id=scan_id)
     prediction = scan.prediction if scan.status == Scan.Status.DONE else None
     return JsonResponse(
         {
@@ -249,7 +222,7 @@ def scan_status(request: HttpRequest, scan_id: int) -> JsonResponse:
 @require_http_methods(["GET", "POST"])
 @login_required
 def scan_delete(request: HttpRequest, scan_id: int) -> HttpResponse:
-    scan = get_scan_to_delete(request, scan_id)
+    scan = scan_get_to_delete(user=request.user, scan_id=scan_id)
     if request.method == "POST":
         uploads.scan_delete(scan=scan, actor=request.user, ip=client_ip(request))
         messages.success(request, f"Scan {scan_id} ({scan.original_name}) was deleted.")
@@ -260,7 +233,7 @@ def scan_delete(request: HttpRequest, scan_id: int) -> HttpResponse:
 @require_POST
 @login_required
 def scan_retry(request: HttpRequest, scan_id: int) -> HttpResponse:
-    scan = get_scan_for_user(request, scan_id)
+    scan = scan_get_or_404(user=request.user, scan_id=scan_id)
     readings.scan_retry(scan=scan)
     return redirect("scan_detail", scan_id=scan.pk)
 
@@ -283,16 +256,6 @@ def _upload_limits() -> dict:
         "max_files": settings.MAX_FILES_PER_UPLOAD,
         "max_bytes": settings.MAX_UPLOAD_BYTES,
     }
-
-
-def private_file(field, content_type: str | None) -> FileResponse:
-    try:
-        handle = field.open("rb")
-    except FileNotFoundError:
-        raise Http404("The stored file is missing.") from None
-    response = FileResponse(handle, content_type=content_type)
-    response["Content-Disposition"] = "inline"
-    return response
 
 
 @require_GET
@@ -324,16 +287,11 @@ def review(request: HttpRequest, scan_id: int) -> HttpResponse:
 
     After a verdict the next unreviewed scan of the worklist opens.
     """
-    scan = get_scan_for_user(request, scan_id)
+    scan = scan_get_or_404(user=request.user, scan_id=scan_id)
     if scan.status != Scan.Status.DONE or scan.prediction is None:
         raise Http404("This scan has no AI reading to review.")
     _, worklist, query = _worklist(request)
-    order = list(worklist.values_list("pk", flat=True))
-    position = order.index(scan.pk) if scan.pk in order else -1
-    neighbours = {
-        "previous": order[position - 1] if position > 0 else None,
-        "next": order[position + 1] if 0 <= position < len(order) - 1 else None,
-    }
+    previous, following = worklist_neighbours(worklist=worklist, scan_id=scan.pk)
     form = ReviewForm(request.POST or None)
     if request.method == "POST":
         if not request.user.has_perm("scans.add_review"):
@@ -364,7 +322,8 @@ def review(request: HttpRequest, scan_id: int) -> HttpResponse:
         "diagnoses": Diagnosis.values,
         "query": query,
         "caveats": _caveats(scan.prediction),
-        **neighbours,
+        "previous": previous,
+        "next": following,
     }
     return render(request, "scans/review.html", context, status=400 if form.errors else 200)
 

@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from scans.access import scan_get_or_404, scan_get_to_delete
 from scans.api.serializers import (
     HealthSerializer,
     ModelVersionSerializer,
@@ -26,10 +27,10 @@ from scans.api.serializers import (
     UploadSerializer,
 )
 from scans.audit import audit_request, client_ip
+from scans.files import image_content_type, private_file
 from scans.models import AuditEvent, ModelVersion, Scan
 from scans.selectors import scan_list_visible_to, system_health
 from scans.services.uploads import scan_delete, scans_upload
-from scans.views import get_scan_for_user, get_scan_to_delete, image_content_type, private_file
 
 ERRORS = {
     401: OpenApiResponse(description="No or invalid credentials."),
@@ -143,7 +144,7 @@ class ScanDetailView(APIView):
     @extend_schema(operation_id="scans_retrieve", responses={200: ScanSerializer, **SCAN_ERRORS})
     def get(self, request: Request, scan_id: int) -> Response:
         """One scan: its status and, once done, the AI reading and any review."""
-        scan = get_scan_for_user(request, scan_id)
+        scan = scan_get_or_404(user=request.user, scan_id=scan_id)
         if scan.status == Scan.Status.DONE:  # polling a queued scan discloses nothing
             audit_request(request, action=AuditEvent.Action.VIEW_RESULT, obj=scan, api=True)
         return Response(ScanSerializer(scan, context={"request": request}).data)
@@ -159,7 +160,7 @@ class ScanDetailView(APIView):
     def delete(self, request: Request, scan_id: int) -> Response:
         """Delete the scan, its image, readings and reviews (audited). Your own scans;
         reviewers see others' scans but only admins delete them."""
-        scan = get_scan_to_delete(request, scan_id)
+        scan = scan_get_to_delete(user=request.user, scan_id=scan_id)
         scan_delete(scan=scan, actor=request.user, ip=client_ip(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -175,7 +176,7 @@ class ScanImageView(APIView):
     )
     def get(self, request: Request, scan_id: int) -> FileResponse:
         """The stored image (for DICOM uploads, the windowed slice as PNG)."""
-        scan = get_scan_for_user(request, scan_id)
+        scan = scan_get_or_404(user=request.user, scan_id=scan_id)
         audit_request(request, action=AuditEvent.Action.VIEW_IMAGE, obj=scan, api=True)
         return private_file(scan.image, image_content_type(scan))
 

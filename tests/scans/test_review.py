@@ -20,6 +20,31 @@ def test_worklist_puts_unreviewed_and_least_confident_first(client, alice, bob, 
     assert [scan.pk for scan in page.object_list] == [unsure.pk, sure.pk, reviewed.pk]
 
 
+def test_review_page_links_the_scans_around_it_in_worklist_order(
+    client, alice, bob, rita, make_scan
+):
+    sure = make_scan(alice, label="Cyst", confidence=0.99)
+    unsure = make_scan(bob, label="Stone", confidence=0.41)
+    refused = make_scan(alice, reading_state="not_a_ct", confidence=0.2)
+    reviewed = make_scan(alice, label="Tumor", confidence=0.30)
+    client.force_login(rita)
+    client.post(reverse("review", args=[reviewed.pk]), {"verdict": "confirmed"})
+    order = [unsure, sure, refused, reviewed]
+    assert [scan.pk for scan in client.get(reverse("worklist")).context["page"]] == [
+        scan.pk for scan in order
+    ]
+
+    for before, scan, after in zip([None, *order[:-1]], order, [*order[1:], None], strict=True):
+        context = client.get(reverse("review", args=[scan.pk])).context
+        assert (context["previous"], context["next"]) == (
+            before and before.pk,
+            after and after.pk,
+        ), scan.original_name
+    # A filter that leaves the scan out of the worklist: no neighbours to walk to.
+    context = client.get(reverse("review", args=[sure.pk]), {"show": "not_a_ct"}).context
+    assert (context["previous"], context["next"]) == (None, None)
+
+
 def test_confirming_records_the_verdict_and_moves_to_the_next_scan(client, alice, rita, make_scan):
     first = make_scan(alice, label="Stone", confidence=0.5)
     second = make_scan(alice, label="Cyst", confidence=0.6)
