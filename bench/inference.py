@@ -21,9 +21,14 @@ import resource  # noqa: E402
 import statistics  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from mlcore.inference import load_classifier  # noqa: E402
+from mlcore.inference import DEFAULT_RUNTIME, load_classifier  # noqa: E402
 
-classifier = load_classifier()
+# The application's settings, read here as kidneyweb/settings.py reads them (this
+# script runs without Django): the models folder and the runtime.
+classifier = load_classifier(
+    models_dir=os.environ.get("KIDNEYWEB_MODELS_DIR") or None,
+    runtime=os.environ.get("KIDNEYWEB_INFERENCE_RUNTIME") or DEFAULT_RUNTIME,
+)
 LOAD_S = time.perf_counter() - STARTED
 RSS_MB = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 

@@ -24,6 +24,12 @@ def envint(name: str, default: str) -> int:
     return int(os.getenv(name, default))
 
 
+def envfloat(name: str) -> float | None:
+    """A number, or None when the variable is unset or empty."""
+    value = os.getenv(name, "").strip()
+    return float(value) if value else None
+
+
 def envlist(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.getenv(name, default).split(",") if item.strip()]
 
@@ -195,8 +201,16 @@ if S3_BUCKET:
         },
     }
 
+# The model versions and the ACTIVE file; mlcore is given these three, it reads no
+# environment of its own.
 MODELS_DIR = Path(os.getenv("KIDNEYWEB_MODELS_DIR", BASE_DIR / "models"))
 INFERENCE_RUNTIME = os.getenv("KIDNEYWEB_INFERENCE_RUNTIME", "litert")
+# LiteRT threads per process; empty: all cores, but one in a Celery worker process
+# (a worker runs one process per core).
+INFERENCE_THREADS = envint("KIDNEYWEB_INFERENCE_THREADS", "0") or None
+# TensorFlow's C++ start-up notices (CPU features, oneDNN) go to stderr and bury the
+# output of our commands; warnings and errors still show. Set it to 0 to see them all.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 if INFERENCE_RUNTIME not in ("litert", "keras"):
     raise ImproperlyConfigured(
         f"KIDNEYWEB_INFERENCE_RUNTIME={INFERENCE_RUNTIME!r}: not litert or keras"
@@ -209,7 +223,7 @@ MAX_UPLOAD_PIXELS = envint("KIDNEYWEB_MAX_UPLOAD_PIXELS", str(4 * 4096 * 4096))
 MAX_FILES_PER_UPLOAD = envint("KIDNEYWEB_MAX_FILES_PER_UPLOAD", "50")
 # Readings less confident than this are marked "uncertain - needs review". Empty: the
 # threshold the active model version chose on its held-out slices (metadata.json).
-UNCERTAIN_BELOW = float(os.getenv("KIDNEYWEB_UNCERTAIN_BELOW") or "nan")
+UNCERTAIN_BELOW = envfloat("KIDNEYWEB_UNCERTAIN_BELOW")
 # Grad-CAM heatmaps, computed by the workers after each reading (loads TensorFlow there).
 HEATMAPS = envbool("KIDNEYWEB_HEATMAPS", "1")
 # Django refuses a request with more files than this before any view runs.

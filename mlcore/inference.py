@@ -44,7 +44,15 @@ class Prediction:
 class Classifier:
     """One loaded model version; reuse it for every image."""
 
-    def __init__(self, version_dir: Path, runner: Runner, metadata: dict, runtime: str):
+    def __init__(
+        self,
+        version_dir: Path,
+        runner: Runner,
+        metadata: dict,
+        runtime: str,
+        *,
+        uncertain_below: float | None = None,
+    ):
         self.version_dir = version_dir
         self.metadata = metadata
         self.runtime = runtime
@@ -56,9 +64,10 @@ class Classifier:
         self.body_mask = bool(metadata.get("preprocessing", {}).get("body_mask", False))
         # Temperature scaling fitted on held-out slices (1.0: the raw probabilities).
         self.temperature = float(metadata.get("calibration", {}).get("temperature", 1.0))
-        # Readings less confident than this are flagged for review (None: no advice);
-        # an application may set its own.
-        self.uncertain_below = inference.get("uncertain_below")
+        # Readings less confident than this are flagged for review (None: no advice):
+        # the version's own, unless the application loads it with its own.
+        own = inference.get("uncertain_below")
+        self.uncertain_below = own if uncertain_below is None else uncertain_below
         self.outliers = OutlierDetector.from_metadata(metadata.get("ood"))
         self._runner = runner
 
@@ -131,14 +140,16 @@ def load_classifier(
     path: str | os.PathLike | None = None,
     *,
     models_dir: str | os.PathLike | None = None,
-    runtime: str | None = None,
+    runtime: str = DEFAULT_RUNTIME,
+    threads: int | None = None,
+    uncertain_below: float | None = None,
 ) -> Classifier:
     """Load a model version (a folder, a version id, or None for the active one) once.
 
-    runtime: "litert" (default, fastest) or "keras"; $KIDNEYWEB_INFERENCE_RUNTIME
-    overrides the default.
+    runtime: "litert" (fastest) or "keras"; threads: LiteRT's (None: all cores);
+    uncertain_below: a threshold of the caller's instead of the version's own.
     """
     version_dir = versions.resolve(path, root=versions.models_dir(models_dir))
     metadata = versions.read_metadata(version_dir)
-    runtime = runtime or os.environ.get("KIDNEYWEB_INFERENCE_RUNTIME") or DEFAULT_RUNTIME
-    return Classifier(version_dir, make_runner(version_dir, runtime), metadata, runtime)
+    runner = make_runner(version_dir, runtime, threads=threads)
+    return Classifier(version_dir, runner, metadata, runtime, uncertain_below=uncertain_below)

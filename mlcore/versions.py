@@ -11,6 +11,7 @@ import os
 import platform
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata as package_metadata
 from pathlib import Path
@@ -30,8 +31,37 @@ class VersionError(Exception):
 
 
 def models_dir(path: str | os.PathLike | None = None) -> Path:
-    """The folder of model versions: the argument, $KIDNEYWEB_MODELS_DIR, or ./models."""
-    return Path(path or os.environ.get("KIDNEYWEB_MODELS_DIR") or DEFAULT_MODELS_DIR)
+    """The folder of model versions: the argument, or this checkout's ``models/``. The
+    application passes its own (settings.MODELS_DIR); mlcore reads no environment."""
+    return Path(path or DEFAULT_MODELS_DIR)
+
+
+@dataclass(frozen=True)
+class ActiveVersion:
+    """The version ``ACTIVE`` names, read once for one use: its id, its folder and its
+    metadata (None when the folder or its metadata.json is missing or unreadable)."""
+
+    id: str
+    path: Path
+    metadata: dict | None
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """The version's own classes, in the order of its outputs."""
+        return tuple((self.metadata or {}).get("class_names", ()))
+
+
+def active(root: Path | None = None) -> ActiveVersion | None:
+    """The version served from ``root``, or None when ``ACTIVE`` names none."""
+    version = active_version(root)
+    if version is None:
+        return None
+    path = models_dir(root) / version
+    try:
+        metadata = read_metadata(path)
+    except VersionError:
+        metadata = None
+    return ActiveVersion(id=version, path=path, metadata=metadata)
 
 
 def write_version(
@@ -119,6 +149,7 @@ def resolve(version_or_path: str | os.PathLike | None = None, *, root: Path | No
 
 
 def active_version(root: Path | None = None) -> str | None:
+    """The id ``ACTIVE`` names: the one place that reads the file (see :func:`active`)."""
     try:
         return (models_dir(root) / ACTIVE_FILE).read_text().strip() or None
     except FileNotFoundError:

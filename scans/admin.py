@@ -8,6 +8,7 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -18,6 +19,7 @@ from scans.audit import audit_request, client_ip
 from scans.charts import CHART_BAR_WIDTH, probability_bars
 from scans.models import AuditEvent, Diagnosis, ModelVersion, Prediction, ReadingState, Review, Scan
 from scans.selectors import (
+    active_model_version,
     agreement_by_model_version,
     finding_q,
     reading_state_q,
@@ -308,6 +310,21 @@ class ScanAdmin(admin.ModelAdmin):
         return response
 
 
+class ActiveVersionFilter(admin.SimpleListFilter):
+    title = "active"
+    parameter_name = "active"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Yes"), ("no", "No")]
+
+    def queryset(self, request, queryset):
+        if self.value() not in ("yes", "no"):
+            return queryset
+        active = active_model_version()
+        chosen = Q(pk=active.id) if active else Q(pk__in=[])
+        return queryset.filter(chosen) if self.value() == "yes" else queryset.exclude(chosen)
+
+
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
     list_display = [
@@ -319,7 +336,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
         "reviewed",
         "agreement",
     ]
-    list_filter = ["is_active"]
+    list_filter = [ActiveVersionFilter]
     readonly_fields = ["id", "created", "metrics", "is_active", "synced_at"]
     actions = ["activate"]
 
@@ -331,7 +348,13 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         self._agreement = agreement_by_model_version()
+        active = active_model_version()  # read once for the whole list
+        self._active_id = active.id if active else None
         return super().get_queryset(request)
+
+    @admin.display(description="Active", boolean=True)
+    def is_active(self, version: ModelVersion) -> bool:
+        return version.id == self._active_id
 
     @admin.display(description="Cross-validated (new patients)")
     def crossvalidated_display(self, version: ModelVersion) -> str:

@@ -34,8 +34,8 @@ def probability_bars(scan: Scan) -> list[dict]:
 
 # The dashboard's day charts, in SVG units: the plot and the margins for the axes'
 # labels (templates/scans/dashboard.html draws them; the text keeps its size in CSS).
-DAY_CHART_WIDTH, DAY_CHART_HEIGHT = 640, 210
-PLOT_LEFT, PLOT_RIGHT, PLOT_TOP, PLOT_BOTTOM = 44, 628, 14, 170
+DAY_CHART_WIDTH, DAY_CHART_HEIGHT = 640, 200
+PLOT_LEFT, PLOT_RIGHT, PLOT_TOP, PLOT_BOTTOM = 60, 620, 24, 170
 DATE_TICKS = 6  # at most this many dates on the time axis
 LABELLED_DAYS = 31  # up to a month, each day's value is written by its bar or point
 

@@ -5,7 +5,6 @@ from pathlib import PurePath
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
 
 
 class Diagnosis(models.TextChoices):
@@ -48,23 +47,19 @@ class ReadingState(models.TextChoices):
 
 
 class ModelVersion(models.Model):
-    """Mirror of one ``models/<version>/metadata.json``; the files are the truth."""
+    """Mirror of one ``models/<version>/metadata.json``; the files are the truth.
+
+    Which version is active is not stored here: ``models/ACTIVE`` says it, read by
+    selectors.active_model_version, so the two cannot disagree.
+    """
 
     id = models.CharField(primary_key=True, max_length=64)
     created = models.DateTimeField(null=True, blank=True)
     metrics = models.JSONField(default=dict, blank=True)
-    is_active = models.BooleanField(default=False)
     synced_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created", "-id"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["is_active"],
-                condition=Q(is_active=True),
-                name="one_active_model_version",
-            )
-        ]
 
     def __str__(self) -> str:
         return self.id

@@ -6,6 +6,7 @@ from datetime import date
 from pathlib import Path
 
 from celery import current_app
+from django.conf import settings
 from django.db import DatabaseError, connection
 from django.db.models import Count, F, Max, Q, QuerySet, Window
 from django.db.models.functions import Lag, Lead, TruncDate
@@ -15,18 +16,13 @@ from mlcore.runtime import KERAS_FILE, LITERT_FILE
 from scans.models import Diagnosis, ReadingState, Review, Scan, UploadBatch
 
 
-def active_model_version(*, models_dir: Path) -> dict | None:
-    """The metadata of the model named in models_dir/ACTIVE, or None if none is active.
-
-    Reads plain files (no TensorFlow), so a page can show the model cheaply.
+def active_model_version(*, models_dir: Path | None = None) -> versions.ActiveVersion | None:
+    """Which model version is served: the one ``ACTIVE`` names in the models folder
+    (settings.MODELS_DIR), or None. The one answer the classifier, the pages, the health
+    check, the API and the admin use; read anew on each call (plain files, no
+    TensorFlow), so an activation shows everywhere at once without a restart.
     """
-    version = versions.active_version(models_dir)
-    if version is None:
-        return None
-    try:
-        return versions.read_metadata(versions.resolve(version, root=models_dir))
-    except versions.VersionError:
-        return None
+    return versions.active(Path(models_dir or settings.MODELS_DIR))
 
 
 def model_version_card(*, metadata: dict) -> dict:
@@ -152,26 +148,23 @@ def _broker_health() -> dict:
 
 
 def _model_health(*, models_dir: Path, runtime: str) -> dict:
-    active = versions.active_version(models_dir)
+    active = active_model_version(models_dir=models_dir)
     if active is None:
         return {"ok": False, "detail": "No model version is active.", "version": None}
-    try:
-        version_dir = versions.resolve(active, root=models_dir)
-        versions.read_metadata(version_dir)
-    except versions.VersionError:
+    if active.metadata is None:
         return {
             "ok": False,
-            "detail": f"The active version {active} has no files (or no metadata.json).",
-            "version": active,
+            "detail": f"The active version {active.id} has no files (or no metadata.json).",
+            "version": active.id,
         }
     model_file = LITERT_FILE if runtime == "litert" else KERAS_FILE
-    if not (version_dir / model_file).is_file():
+    if not (active.path / model_file).is_file():
         return {
             "ok": False,
             "detail": f"The active version has no {model_file}.",
-            "version": active,
+            "version": active.id,
         }
-    return {"ok": True, "version": active}
+    return {"ok": True, "version": active.id}
 
 
 def scans_visible_to(*, user) -> QuerySet[Scan]:

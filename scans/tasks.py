@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
@@ -12,7 +11,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 
 from mlcore.preprocessing import ImageError
-from scans.classifier import ModelUnavailableError, classifier_get
+from scans.classifier import ModelUnavailableError, classifier_get, classifier_use_threads
 from scans.models import Prediction, Scan
 from scans.services.readings import (
     prediction_explain,
@@ -88,7 +87,7 @@ def load_model_in_worker_process(**kwargs) -> None:
     A worker runs one process per core by default, so each process's LiteRT
     interpreter uses one thread unless KIDNEYWEB_INFERENCE_THREADS says otherwise.
     """
-    os.environ.setdefault("KIDNEYWEB_INFERENCE_THREADS", "1")
+    classifier_use_threads(1)
     try:
         classifier = classifier_get()
     except ModelUnavailableError as exc:

@@ -61,7 +61,9 @@ def model_card(request: HttpRequest) -> HttpResponse:
 
 
 def _active_model() -> dict | None:
-    return active_model_version(models_dir=settings.MODELS_DIR)
+    """The served version's metadata for the pages, or None (none active, or broken)."""
+    active = active_model_version()
+    return active.metadata if active else None
 
 
 @require_GET

@@ -236,6 +236,10 @@ class ScanFilterSerializer(serializers.Serializer):
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):
+    """A version; ``is_active`` compares it with ``context["active_id"]`` (the version
+    models/ACTIVE names, read once per request)."""
+
+    is_active = serializers.SerializerMethodField(help_text="The version reading new scans.")
     validation_accuracy = serializers.FloatField(allow_null=True)
     recall = serializers.SerializerMethodField()
     crossvalidated_balanced_accuracy = serializers.SerializerMethodField()
@@ -251,6 +255,9 @@ class ModelVersionSerializer(serializers.ModelSerializer):
             "recall",
             "metrics",
         ]
+
+    def get_is_active(self, version: ModelVersion) -> bool:
+        return version.id == self.context.get("active_id")
 
     @extend_schema_field(serializers.FloatField(allow_null=True))
     def get_crossvalidated_balanced_accuracy(self, version: ModelVersion) -> float | None:

@@ -29,7 +29,7 @@ from scans.api.serializers import (
 from scans.audit import audit_request, client_ip
 from scans.files import image_content_type, private_file
 from scans.models import AuditEvent, ModelVersion, Scan
-from scans.selectors import scan_list_visible_to, system_health
+from scans.selectors import active_model_version, scan_list_visible_to, system_health
 from scans.services.uploads import scan_delete, scans_upload
 
 ERRORS = {
@@ -193,7 +193,9 @@ class ModelVersionListView(APIView):
     def get(self, request: Request) -> Response:
         """Every model version, its held-out metrics, and which one reads new scans."""
         versions = ModelVersion.objects.order_by("-created", "-id")
-        return Response(ModelVersionSerializer(versions, many=True).data)
+        active = active_model_version()
+        context = {"active_id": active.id if active else None}
+        return Response(ModelVersionSerializer(versions, many=True, context=context).data)
 
 
 class HealthView(APIView):

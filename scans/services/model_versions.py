@@ -7,11 +7,11 @@ from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
 
 from mlcore import versions
 from scans.audit import audit_record
 from scans.models import AuditEvent, ModelVersion
+from scans.selectors import active_model_version
 
 logger = logging.getLogger(__name__)
 
@@ -45,9 +45,10 @@ def model_version_ensure(*, metadata: dict) -> str:
 
 
 def model_versions_sync(*, models_dir: Path | None = None) -> ModelVersion | None:
-    """Mirror every version folder into the database and mark the active one.
+    """Mirror every version folder into the database (their ids, dates and metrics).
 
-    Returns the active version's row, or None when no version is active.
+    Returns the active version's row, or None when no version is active. Which one
+    is active is not copied: active_model_version (the ACTIVE file) is asked.
     """
     models_dir = Path(models_dir or settings.MODELS_DIR)
     for version_id in versions.list_versions(models_dir):
@@ -57,16 +58,8 @@ def model_versions_sync(*, models_dir: Path | None = None) -> ModelVersion | Non
             logger.warning("Skipping model version %s: %s", version_id, exc)
             continue
         model_version_record(metadata=metadata)
-    active_id = versions.active_version(models_dir)
-    active = ModelVersion.objects.filter(pk=active_id).first() if active_id else None
-    with transaction.atomic():
-        ModelVersion.objects.exclude(pk=getattr(active, "pk", None)).filter(is_active=True).update(
-            is_active=False
-        )
-        if active is not None and not active.is_active:
-            active.is_active = True
-            active.save(update_fields=["is_active"])
-    return active
+    active = active_model_version(models_dir=models_dir)
+    return ModelVersion.objects.filter(pk=active.id).first() if active else None
 
 
 def model_version_activate(
@@ -77,7 +70,7 @@ def model_version_activate(
     ``via`` names the door for the audit trail ("admin", "command line").
     """
     models_dir = Path(settings.MODELS_DIR)
-    previous = versions.active_version(models_dir)
+    previous = active_model_version(models_dir=models_dir)
     versions.activate(version_id, models_dir)
     active = model_versions_sync(models_dir=models_dir)
     audit_record(
@@ -85,7 +78,7 @@ def model_version_activate(
         actor=actor,
         ip=ip,
         obj=active,
-        previous=previous,
+        previous=previous.id if previous else None,
         via=via,
     )
     return active

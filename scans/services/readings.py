@@ -18,8 +18,13 @@ from mlcore.heatmaps import overlay_png
 from mlcore.inference import Classifier
 from mlcore.preprocessing import ImageError, load_image
 from scans.audit import audit_record
-from scans.classifier import ModelUnavailableError, classifier_get, explainer_get
-from scans.models import AuditEvent, Diagnosis, Prediction, Scan
+from scans.classifier import (
+    ModelUnavailableError,
+    classifier_get,
+    explainer_class_index,
+    explainer_get,
+)
+from scans.models import AuditEvent, Prediction, Scan
 from scans.services.model_versions import model_version_ensure
 
 logger = logging.getLogger(__name__)
@@ -147,7 +152,7 @@ def prediction_explain(*, prediction_id: int) -> Prediction:
     explainer = explainer_get(prediction.model_version_id)
     with prediction.scan.image.open("rb") as handle:
         image = load_image(handle.read(), explainer.image_size, body_mask=explainer.body_mask)
-    class_index = list(Diagnosis.values).index(prediction.label)
+    class_index = explainer_class_index(prediction.model_version_id, prediction.label)
     heat = explainer.heatmap(image, class_index)
     prediction.heatmap.save("heatmap.png", ContentFile(overlay_png(heat)), save=False)
     prediction.save(update_fields=["heatmap"])

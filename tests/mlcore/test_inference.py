@@ -49,10 +49,12 @@ def test_litert_and_keras_runtimes_agree(tiny_version, image_bytes):
         assert max(diffs) <= 1e-4
 
 
-def test_runtime_can_be_chosen_by_environment(tiny_version, monkeypatch):
+def test_runtime_is_the_callers_not_the_environments(tiny_version, monkeypatch):
+    # mlcore reads no environment: the application passes its setting.
     monkeypatch.setenv("KIDNEYWEB_INFERENCE_RUNTIME", "keras")
 
-    assert load_classifier(tiny_version).runtime == "keras"
+    assert load_classifier(tiny_version).runtime == "litert"
+    assert load_classifier(tiny_version, runtime="keras").runtime == "keras"
 
 
 def test_unknown_runtime_is_refused(tiny_version):

@@ -10,7 +10,8 @@ from factories import NEW, OLD
 
 from mlcore import versions
 from scans.classifier import classifier_get
-from scans.models import AuditEvent, ModelVersion, Review, Scan
+from scans.models import AuditEvent, Review, Scan
+from scans.selectors import active_model_version
 from scans.services.model_versions import model_versions_sync
 from scans.services.reviews import review_create
 
@@ -122,7 +123,9 @@ def test_admin_activates_and_rolls_back_a_model_version(client, adam, two_versio
 
     client.post(changelist, {"action": "activate", "_selected_action": [NEW]})
     assert (two_versions / "ACTIVE").read_text().strip() == NEW
-    assert ModelVersion.objects.get(is_active=True).id == NEW
+    assert active_model_version().id == NEW
+    page = client.get(changelist, {"active": "yes"})
+    assert [version.id for version in page.context["cl"].result_list] == [NEW]
     assert classifier_get().version == NEW  # served from the next scan on
 
     client.post(changelist, {"action": "activate", "_selected_action": [OLD]})

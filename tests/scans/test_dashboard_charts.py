@@ -74,7 +74,7 @@ def test_dashboard_charts_carry_axes_dates_and_units(client, rita, make_scan):
     html = client.get(reverse("dashboard"), {"days": "365"}).content.decode()
 
     assert html.count('class="axis"') == 1  # the agreement chart needs reviews
-    assert "scans per day" in html
+    assert "Scans uploaded each day (number of scans)" in html
     today = timezone.localdate()
     assert f">{today.day} {today:%b}</text>" in html  # the last date on the time axis
     assert 'preserveAspectRatio="none"' not in html  # text is never stretched

@@ -11,6 +11,7 @@ from mlcore import data, versions
 from mlcore.inference import load_classifier
 from scans.classifier import ModelUnavailableError, classifier_get
 from scans.models import ModelVersion, Prediction, Scan
+from scans.selectors import active_model_version
 from scans.services.model_versions import model_versions_sync
 from scans.services.readings import scan_classify
 
@@ -129,7 +130,7 @@ def test_a_later_version_adds_a_prediction_and_keeps_the_old_one(alice, make_sca
     assert set(scan.predictions.values_list("model_version", flat=True)) == {OLD, NEW}
 
 
-def test_sync_mirrors_every_version_and_marks_exactly_one_active(two_versions):
+def test_sync_mirrors_every_version_and_returns_the_active_one(two_versions):
     assert model_versions_sync().id == OLD
     (two_versions / "ACTIVE").write_text(f"{NEW}\n")
 
@@ -137,7 +138,6 @@ def test_sync_mirrors_every_version_and_marks_exactly_one_active(two_versions):
 
     assert active.id == NEW
     assert set(ModelVersion.objects.values_list("id", flat=True)) == {OLD, NEW}
-    assert list(ModelVersion.objects.filter(is_active=True)) == [active]
     metrics = versions.read_metadata(two_versions / NEW)["metrics"]
     assert active.crossvalidated_balanced_accuracy == (
         metrics["crossvalidation"]["mean"]["balanced_accuracy"],
@@ -150,15 +150,25 @@ def test_sync_without_an_active_version_leaves_none_active(two_versions):
     (two_versions / "ACTIVE").unlink()
 
     assert model_versions_sync() is None
-    assert not ModelVersion.objects.filter(is_active=True).exists()
+    assert active_model_version() is None
 
 
-def test_database_refuses_two_active_versions(db):
-    from django.db import IntegrityError, transaction
+def test_every_door_shows_the_version_active_names_without_a_sync(
+    two_versions, client, adam
+):
+    """ACTIVE is the one record of which version is served: written behind the
+    application's back (train_model --activate, a roll-back by hand), the classifier,
+    the API, the admin and the health check all follow it, with no copy to update."""
+    model_versions_sync()
+    (two_versions / "ACTIVE").write_text(f"{NEW}\n")
 
-    ModelVersion.objects.create(id="a", is_active=True)
-    with pytest.raises(IntegrityError), transaction.atomic():
-        ModelVersion.objects.create(id="b", is_active=True)
+    assert classifier_get().version == NEW
+    assert client.get("/api/v1/health/").json()["model"]["version"] == NEW
+    client.force_login(adam)
+    listed = client.get("/api/v1/models/").json()
+    assert [version["id"] for version in listed if version["is_active"]] == [NEW]
+    page = client.get(reverse("admin:scans_modelversion_changelist"), {"active": "yes"})
+    assert [version.id for version in page.context["cl"].result_list] == [NEW]
 
 
 @pytest.mark.parametrize(("threshold", "uncertain"), [(1.01, True), (0.0, False)])

@@ -8,7 +8,7 @@ from scans.services.model_versions import model_versions_sync
 
 
 class Command(BaseCommand):
-    help = "Mirror the model version folders (models/) into the database and mark the active one."
+    help = "Mirror the model version folders (models/) into the database; say which is active."
 
     def handle(self, *args: Any, **options: Any) -> None:
         active = model_versions_sync()

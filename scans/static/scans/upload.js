@@ -22,7 +22,10 @@
   var maxBytes = parseInt(zone.getAttribute("data-max-bytes"), 10);
   var maxFiles = parseInt(zone.getAttribute("data-max-files"), 10);
 
-  function megabytes(bytes) { return (bytes / 1024 / 1024).toFixed(1) + " MB"; }
+  function megabytes(bytes) {
+    if (bytes < 1024 * 1024) { return Math.max(1, Math.round(bytes / 1024)) + " KB"; }
+    return (bytes / 1024 / 1024).toFixed(1) + " MB";
+  }
 
   // What the first bytes say the file is: the server decides by the same signatures.
   function kind(bytes) {
