@@ -10,7 +10,10 @@ from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.defaultfilters import floatformat
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from rest_framework.authtoken.admin import TokenAdmin
 from rest_framework.authtoken.models import TokenProxy
@@ -93,7 +96,7 @@ class PredictionInline(admin.TabularInline):
     extra = 0
     can_delete = False
     verbose_name_plural = "Prediction history (every model version that read the scan)"
-    fields = ["model_version", "reading", "finding_confidence", "milliseconds", "created_at"]
+    fields = ["model_version", "reading", "finding_confidence", "time_to_read", "created_at"]
     readonly_fields = fields
 
     @admin.display(description="Reading")
@@ -103,6 +106,10 @@ class PredictionInline(admin.TabularInline):
     @admin.display(description="Confidence")
     def finding_confidence(self, prediction: Prediction) -> str:
         return _confidence(prediction)
+
+    @admin.display(description="Time to read")
+    def time_to_read(self, prediction: Prediction) -> str:
+        return f"{floatformat(prediction.milliseconds, 1)} ms"  # as the result page has it
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -132,7 +139,7 @@ class ScanAdmin(admin.ModelAdmin):
         "thumbnail_tag",
         "id",
         "owner",
-        "uploaded_at",
+        "uploaded",
         "status",
         "ai_label",
         "confidence",
@@ -213,6 +220,10 @@ class ScanAdmin(admin.ModelAdmin):
 
     def delete_queryset(self, request, queryset) -> None:
         uploads.scans_delete(scans=queryset, actor=request.user, ip=client_ip(request))
+
+    @admin.display(description="Uploaded", ordering="uploaded_at")
+    def uploaded(self, scan: Scan) -> str:
+        return date_format(timezone.localtime(scan.uploaded_at), "Y-m-d H:i")  # as the site
 
     @admin.display(description="Image")
     def thumbnail_tag(self, scan: Scan) -> str:
@@ -337,8 +348,14 @@ class ModelVersionAdmin(admin.ModelAdmin):
         "agreement",
     ]
     list_filter = [ActiveVersionFilter]
-    readonly_fields = ["id", "created", "metrics", "is_active", "synced_at"]
+    readonly_fields = ["id", "created", "metrics_display", "is_active", "synced_at"]
+    exclude = ["metrics"]  # shown rounded, read-only, as metrics_display
     actions = ["activate"]
+
+    @admin.display(description="Metrics")
+    def metrics_display(self, version: ModelVersion) -> str:
+        """The metadata's metrics, with every number to at most four decimals."""
+        return format_html("<pre>{}</pre>", json.dumps(_rounded(version.metrics), indent=2))
 
     def has_add_permission(self, request) -> bool:
         return False  # versions come from models/ folders (train_model, sync_model_versions)
@@ -448,6 +465,16 @@ def _reading(prediction: Prediction) -> str:
     if prediction.reading_state == ReadingState.UNCERTAIN:
         return f"{prediction.label} (uncertain)"
     return prediction.label
+
+
+def _rounded(value, digits: int = 4):
+    if isinstance(value, float):
+        return round(value, digits)
+    if isinstance(value, dict):
+        return {key: _rounded(item, digits) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_rounded(item, digits) for item in value]
+    return value
 
 
 def _confidence(prediction: Prediction) -> str:

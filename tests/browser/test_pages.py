@@ -332,3 +332,20 @@ def test_files_dropped_on_the_field_are_the_ones_sent(
     assert page.get_by_label("CT slices").evaluate("input => input.files[0].name") == "dropped.png"
     page.get_by_role("button", name="Upload and read").click()
     expect(page.locator(".file-name")).to_have_text("dropped.png")  # one file: its result page
+
+
+def test_admin_scan_list_fits_a_laptop_screen(
+    browser_page, log_in, live_server, adam, password, clinic
+):
+    page = browser_page
+    page.set_viewport_size({"width": LAPTOP, "height": 900})
+    log_in(page, live_server, adam, password)
+    page.goto(f"{live_server.url}/admin/scans/scan/")
+    expect(page.locator("#result_list")).to_be_visible()
+    page.screenshot(path=SCREENSHOTS / f"admin-scans-{LAPTOP}.png", full_page=True)
+    hidden = page.evaluate(
+        "() => { const t = document.querySelector('#result_list');"
+        " return t.scrollWidth - t.parentElement.clientWidth; }"
+    )
+    assert hidden <= 0, f"{hidden} px of the scan list's columns are cut off"
+    assert scrolls_sideways(page) == 0
