@@ -10,6 +10,7 @@ import zlib
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
+from django.utils.translation import gettext as _
 
 # Markup a browser or a server-side interpreter would act on.
 MARKUP = re.compile(
@@ -59,9 +60,12 @@ def foreign_content(data: bytes, image_format: str) -> str | None:
     metadata, end = walk(data)
     tail = data[end:]
     if tail.strip(b"\x00 \t\r\n"):
-        return f"{len(tail):,} bytes follow the end of the {image_format} image."
+        return _("%(count)s bytes follow the end of the %(format)s image.") % {
+            "count": f"{len(tail):,}",
+            "format": image_format,
+        }
     if any(MARKUP.search(text) for text in metadata):
-        return f"its {image_format} metadata holds HTML or script code."
+        return _("its %(format)s metadata holds HTML or script code.") % {"format": image_format}
     return None
 
 

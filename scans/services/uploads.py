@@ -4,6 +4,7 @@ note changed and the scan deleted with its files (pages, API and admin alike).""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import logging
@@ -14,6 +15,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from PIL import Image
 
 from mlcore.dicom import ABDOMEN, Window
@@ -27,17 +29,31 @@ from scans.uploads import foreign_content
 logger = logging.getLogger(__name__)
 
 THUMBNAIL_SIZE = (160, 160)
-STORAGE_FAILED = (
+# Reasons as the user reads them: plain sentences, never an exception's own text.
+STORAGE_FAILED = _(
     "The server could not store the file ({}); nothing was kept. "
     "Try again later, or tell an administrator if it happens again."
 )
-UNREADABLE = (
+# Why the store refused a write, by the error's number; anything else: STORAGE_ERROR.
+STORAGE_CAUSES = {
+    errno.ENOSPC: _("its disk is full"),
+    errno.EDQUOT: _("its storage quota is used up"),
+    errno.EROFS: _("its storage is read-only"),
+    errno.EACCES: _("it may not write to its storage"),
+    errno.EPERM: _("it may not write to its storage"),
+}
+STORAGE_ERROR = _("a storage error")
+UNREADABLE = _(
     "The file could not be read as an image: it may be damaged or use a variant this "
     "server does not read. Export the slice again as JPEG, PNG or uncompressed DICOM."
 )
-OVER_BUDGET = (
-    "with it, this upload would hold more than {} pixels, the most one upload may "
-    "hold; send this file in another upload."
+TOO_LARGE = _("The file is larger than the {} limit.")
+OVER_BUDGET = _(
+    "With it, this upload would hold more than {} pixels, the most one upload may "
+    "hold: send this file in another upload."
+)
+FOREIGN = _(
+    "The file holds something besides the image: {} Export the slice again as a plain image."
 )
 
 
@@ -80,7 +96,7 @@ def upload_check(
     name = PurePath(upload.name or "unnamed").name[:255] or "unnamed"
     limit = settings.MAX_UPLOAD_BYTES
     if upload.size is None or upload.size > limit:
-        raise UploadRejected(name, f"the file is larger than the {_megabytes(limit)} limit.")
+        raise UploadRejected(name, TOO_LARGE.format(_megabytes(limit)))
     limit = settings.MAX_IMAGE_PIXELS
     max_pixels = limit if pixels_left is None else min(limit, pixels_left)
     try:
@@ -96,21 +112,17 @@ def upload_check(
         raise UploadRejected(name, str(exc)) from exc
     except MemoryError as exc:
         logger.warning("Upload %s refused: out of memory while reading it", name)
-        raise UploadRejected(name, UNREADABLE) from exc
+        raise UploadRejected(name, str(UNREADABLE)) from exc
     except Exception as exc:  # any other failure is this file's, never the request's
         logger.exception("Upload %s refused: unexpected error while reading it", name)
-        raise UploadRejected(name, UNREADABLE) from exc
+        raise UploadRejected(name, str(UNREADABLE)) from exc
 
 
 def _checked(name: str, data: bytes, *, window: Window, max_pixels: int) -> CheckedUpload:
     image = open_image(data, max_pixels=max_pixels, window=window)
     dicom = image.info.get("dicom")
     if not dicom and (foreign := foreign_content(data, image.format)):
-        raise UploadRejected(
-            name,
-            f"The file holds something besides the image: {foreign} "
-            "Export the slice again as a plain image.",
-        )
+        raise UploadRejected(name, FOREIGN.format(foreign))
     pixels = to_rgb_or_grey(image)  # what the model reads, so stored == read
     return CheckedUpload(
         name=name,
@@ -208,8 +220,9 @@ def _scan_store(*, owner, checked: CheckedUpload, note: str, ip: str | None) -> 
         if scan is not None:
             scan_files_delete(scan=scan)  # the row was rolled back; its files go too
         logger.exception("Cannot store upload %s", checked.name)
-        cause = getattr(exc, "strerror", None) or "storage error"
-        raise UploadRejected(checked.name, STORAGE_FAILED.format(cause), server_fault=True) from exc
+        cause = STORAGE_CAUSES.get(getattr(exc, "errno", None), STORAGE_ERROR)
+        reason = STORAGE_FAILED.format(cause)
+        raise UploadRejected(checked.name, reason, server_fault=True) from exc
     return scan
 
 

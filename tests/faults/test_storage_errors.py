@@ -110,7 +110,7 @@ def test_disk_full_half_way_through_a_file_leaves_no_row_and_no_file(
     response = client.post(reverse("upload"), {"files": [upload_file("a.png", data)]})
 
     assert response.status_code == 503
-    assert "No space left on device" in response.content.decode()
+    assert f"{REASON} (its disk is full)" in response.content.decode()
     assert not Scan.objects.exists()
     assert left_behind(settings.MEDIA_ROOT) == []
     assert (tmpfs / "media" / "scans").is_dir()  # the write had started
@@ -134,7 +134,7 @@ def test_api_upload_on_a_disk_that_fills_keeps_the_files_that_fit(alice, setting
     body = response.json()
     assert [scan["original_name"] for scan in body["scans"]] == ["first.png"]
     assert body["rejected"][0]["name"] == "second.png"
-    assert body["rejected"][0]["reason"].startswith(f"{REASON} (No space left on device)")
+    assert body["rejected"][0]["reason"].startswith(f"{REASON} (its disk is full)")
     scan = Scan.objects.get()
     assert sorted(left_behind(settings.MEDIA_ROOT)) == sorted(
         [settings.MEDIA_ROOT / scan.image.name, settings.MEDIA_ROOT / scan.thumbnail.name]
@@ -155,5 +155,6 @@ def test_api_upload_refused_by_the_store_is_a_503_with_the_reason(alice, setting
 
     assert response.status_code == 503
     assert response.json()["detail"] == "The server could not store the files."
-    assert response.json()["rejected"][0]["reason"].startswith(f"{REASON} (Not a directory)")
+    # The operating system's text ("Not a directory") is logged, not shown.
+    assert response.json()["rejected"][0]["reason"].startswith(f"{REASON} (a storage error)")
     assert not Scan.objects.exists()
