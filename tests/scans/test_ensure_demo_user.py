@@ -22,12 +22,18 @@ def run(*args: str) -> str:
     return out.getvalue()
 
 
-def test_creates_the_demo_user_and_prints_how_to_log_in():
+def test_creates_the_demo_user_and_prints_how_to_log_in(monkeypatch):
+    monkeypatch.delenv("KIDNEYWEB_PORT", raising=False)  # make run's default port
     output = run()
     assert authenticate(username="demo", password="kidneyweb-demo")
     assert "http://127.0.0.1:8000/accounts/login/" in output
     assert "username: demo" in output
     assert "password: kidneyweb-demo" in output
+
+
+def test_prints_the_port_make_run_serves_on(monkeypatch):
+    monkeypatch.setenv("KIDNEYWEB_PORT", "8123")
+    assert "Log in at http://127.0.0.1:8123/accounts/login/" in run()
 
 
 def test_running_twice_keeps_one_demo_user():

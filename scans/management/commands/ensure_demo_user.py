@@ -9,8 +9,10 @@ from django.urls import reverse
 
 from scans.roles import REVIEWER, role_group
 
-# Where `make run` serves the site (see Procfile).
-SITE_ROOT = "http://127.0.0.1:8000"
+
+def site_root() -> str:
+    """Where `make run` serves the site: 127.0.0.1 on $KIDNEYWEB_PORT (supervisord.conf)."""
+    return f"http://127.0.0.1:{os.getenv('KIDNEYWEB_PORT') or 8000}"
 
 
 class Command(BaseCommand):
@@ -39,7 +41,7 @@ class Command(BaseCommand):
             user.set_password(password)
         user.save()
         user.groups.add(role_group(REVIEWER))
-        self.stdout.write(f"Log in at {SITE_ROOT}{reverse('login')}")
+        self.stdout.write(f"Log in at {site_root()}{reverse('login')}")
         self.stdout.write("  username: demo")
         if created or reset_password:
             self.stdout.write(f"  password: {password}")
