@@ -35,8 +35,9 @@ def envlist(name: str, default: str) -> list[str]:
 
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"  # local state: SQLite file, media, static files, broker folders
-VAR_DIR.mkdir(exist_ok=True)
+# Local state: SQLite file, media, static files, broker folders. Importing the
+# settings creates nothing: ScansConfig.ready makes the folders when Django starts.
+VAR_DIR = BASE_DIR / "var"
 
 DEBUG = envbool("DJANGO_DEBUG", "0")
 SECRET_KEY = os.getenv("DJANGO_SECRET_KEY", "insecure-local-development-key" if DEBUG else "")
@@ -175,7 +176,6 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
-STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns at start-up without it
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(os.getenv("MEDIA_ROOT", VAR_DIR / "media"))
 # Not the manifest storage: that one needs collectstatic before any page renders, tests included.
@@ -301,8 +301,6 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(BROKER_DIR / "control"),
         "polling_interval": 0.1,  # the folder is polled; kombu's default waits 1 s
     }
-    (BROKER_DIR / "queue").mkdir(parents=True, exist_ok=True)
-    (BROKER_DIR / "control").mkdir(parents=True, exist_ok=True)
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         # Redis hands an unacknowledged message to another worker after this long.

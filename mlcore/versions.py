@@ -10,7 +10,8 @@ import json
 import os
 import platform
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata as package_metadata
@@ -73,58 +74,59 @@ def write_version(
     log: Callable[[str], None] = print,
 ) -> Path:
     """Save model, LiteRT export and metadata into a new version folder, atomically."""
-    root.mkdir(parents=True, exist_ok=True)
-    created = datetime.now(UTC)
-    version = _free_version_id(root, created.strftime("%Y%m%d-%H%M%S"))
-    final = root / version
-    staging = root / f".{version}.partial"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    try:
-        model.save(staging / KERAS_FILE)
+    with _new_version(root) as new:
+        model.save(new.folder / KERAS_FILE)
         runtimes = {"keras": {"file": KERAS_FILE}}
-        runtimes.update(_export_checked(model, staging, parity_images, log))
-        metadata = {
-            "version": version,
-            "created": created.isoformat(timespec="seconds"),
+        runtimes.update(_export_checked(model, new.folder, parity_images, log))
+        new.metadata = {
+            **new.metadata,
             **metadata,
             "runtimes": runtimes,
             "libraries": _library_versions(),
         }
-        (staging / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n")
-        staging.rename(final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return final
+    return root / new.version
 
 
 def derive_version(root: Path, source_dir: Path, updates: dict) -> Path:
     """A new version with the same model files as ``source_dir`` and its metadata
     updated (e.g. a calibration fitted later): versions are never edited."""
-    metadata = read_metadata(source_dir)
+    source = read_metadata(source_dir)
+    with _new_version(root) as new:
+        for name in (KERAS_FILE, LITERT_FILE):
+            if (source_dir / name).is_file():
+                shutil.copy2(source_dir / name, new.folder / name)
+        new.metadata = {**source, **updates, **new.metadata, "derived_from": source["version"]}
+    return root / new.version
+
+
+@dataclass
+class _NewVersion:
+    version: str
+    folder: Path  # the hidden staging folder, renamed to root/version when complete
+    metadata: dict  # written as metadata.json last; starts with version and created
+
+
+@contextmanager
+def _new_version(root: Path) -> Iterator[_NewVersion]:
+    """A new version folder that appears whole or not at all: the block fills a hidden
+    ``.<version>.partial`` folder, then metadata.json is written and the folder renamed
+    into place; if anything fails, the partial folder is removed."""
+    root.mkdir(parents=True, exist_ok=True)
     created = datetime.now(UTC)
     version = _free_version_id(root, created.strftime("%Y%m%d-%H%M%S"))
     staging = root / f".{version}.partial"
     shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    staging.mkdir()
+    new = _NewVersion(
+        version, staging, {"version": version, "created": created.isoformat(timespec="seconds")}
+    )
     try:
-        for name in (KERAS_FILE, LITERT_FILE):
-            if (source_dir / name).is_file():
-                shutil.copy2(source_dir / name, staging / name)
-        source_version = metadata["version"]
-        metadata.update(updates)
-        metadata.update(
-            version=version,
-            created=created.isoformat(timespec="seconds"),
-            derived_from=source_version,
-        )
-        (staging / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n")
+        yield new
+        (staging / METADATA_FILE).write_text(json.dumps(new.metadata, indent=2) + "\n")
         staging.rename(root / version)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return root / version
 
 
 def read_metadata(version_dir: Path) -> dict:

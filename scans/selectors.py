@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 from celery import current_app
 from django.conf import settings
 from django.db import DatabaseError, connection
@@ -12,6 +13,7 @@ from django.db.models import Count, F, Max, Q, QuerySet, Window
 from django.db.models.functions import Lag, Lead, TruncDate
 
 from mlcore import versions
+from mlcore.evaluation import classification_report
 from mlcore.runtime import KERAS_FILE, LITERT_FILE
 from scans.models import Diagnosis, ReadingState, Review, Scan, UploadBatch
 
@@ -350,6 +352,26 @@ def _kidney_reviews(reviews: QuerySet[Review]) -> QuerySet[Review]:
     return reviews.exclude(refusal_review_q())
 
 
+def _reviewed_metrics(pairs: list[tuple], labels: list[str]) -> tuple[list, dict]:
+    """The confusion matrix and per-class recall/precision of (reviewer's class, AI's
+    class) pairs, by mlcore.evaluation as the model's own metrics are; a rate with no
+    scan to measure it on is None (the dashboard shows "—"), not 0."""
+    true = np.array([labels.index(pair[0]) for pair in pairs], dtype=np.int64)
+    read_as = np.eye(len(labels))[[labels.index(pair[1]) for pair in pairs]]
+    report = classification_report(true, read_as.reshape(len(pairs), len(labels)), labels)
+    matrix = report["confusion_matrix"]
+    per_class = {}
+    for i, label in enumerate(labels):
+        scores = report["per_class"][label]
+        predicted = sum(row[i] for row in matrix)
+        per_class[label] = {
+            "support": scores["support"],
+            "recall": scores["recall"] if scores["support"] else None,
+            "precision": scores["precision"] if predicted else None,
+        }
+    return matrix, per_class
+
+
 WORKLIST_SHOWS = {
     "": "Every read scan",
     "unreviewed": "Not reviewed yet",
@@ -431,18 +453,7 @@ def dashboard_stats(*, since: date, model_version: str = "") -> dict:
         missed=Count("id", filter=~refused & called_none),
     )
     labels = Diagnosis.values
-    matrix = [[0] * len(labels) for _ in labels]
-    for true_label, ai_label, _, _ in pairs:
-        matrix[labels.index(true_label)][labels.index(ai_label)] += 1
-    per_class = {}
-    for i, label in enumerate(labels):
-        support = sum(matrix[i])
-        predicted = sum(row[i] for row in matrix)
-        per_class[label] = {
-            "support": support,
-            "recall": matrix[i][i] / support if support else None,
-            "precision": matrix[i][i] / predicted if predicted else None,
-        }
+    matrix, per_class = _reviewed_metrics(pairs, labels)
     by_day: dict[date, list[int]] = {}
     for _, _, agrees, created_at in pairs:
         if created_at.date() >= since:

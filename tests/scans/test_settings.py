@@ -131,3 +131,20 @@ def test_media_goes_to_local_files_unless_a_bucket_is_named():
     assert default["OPTIONS"]["bucket_name"] == "scans"
     assert default["OPTIONS"]["endpoint_url"] == "http://minio:9000"
     assert default["OPTIONS"]["default_acl"] == "private"
+
+
+def test_importing_the_settings_creates_no_folder_and_starting_django_does(tmp_path):
+    broker = tmp_path / "broker"
+    result = load_settings("BROKER_DIR", DJANGO_DEBUG="1", KIDNEYWEB_BROKER_DIR=str(broker))
+    assert result.returncode == 0, result.stderr
+    assert not broker.exists()
+
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(SETTINGS_ENV)}
+    env = {**clean, "DJANGO_DEBUG": "1", "KIDNEYWEB_BROKER_DIR": str(broker)}
+    code = "import os, django\nos.environ['DJANGO_SETTINGS_MODULE'] = 'kidneyweb.settings'\n"
+    code += "django.setup()"
+    started = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True
+    )
+    assert started.returncode == 0, started.stderr
+    assert (broker / "queue").is_dir() and (broker / "control").is_dir()
