@@ -189,3 +189,14 @@ def test_history_and_worklist_tables_are_live(client, alice, rita, make_scan):
     worklist = client.get(reverse("worklist")).content.decode()
     assert 'data-live-cells="reading,confidence,review" data-live-every="15000"' in worklist
     assert f'data-scan-id="{done.pk}" data-pending="false"' in worklist
+
+
+def test_result_and_review_headings_break_a_long_name_between_its_parts(
+    client, alice, rita, make_scan
+):
+    scan = make_scan(alice, name="CT_left-pole_0042.png")
+    wrapped = "CT_<wbr>left-<wbr>pole_<wbr>0042.<wbr>png"
+    client.force_login(alice)
+    assert wrapped in client.get(reverse("scan_detail", args=[scan.pk])).content.decode()
+    client.force_login(rita)
+    assert wrapped in client.get(reverse("review", args=[scan.pk])).content.decode()
