@@ -75,7 +75,7 @@ def main() -> None:
     model = keras.saving.load_model(classifier.version_dir / "model.keras", compile=False)
 
     def predict(data: bytes):
-        return model.predict(classifier.model_input(classifier.preprocess(data)[None]), verbose=0)
+        return model.predict(classifier.read(data).model_input[None], verbose=0)
 
     baseline = time_ms(predict, data, max(args.runs // 10, 20))
     p50 = statistics.median(single)

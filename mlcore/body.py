@@ -6,8 +6,8 @@ that looks there has learned a shortcut. :func:`body_mask` finds the body as the
 convex hull of the largest connected region brighter than air, after an opening
 that cuts the thin table line and text away from it and a closing that joins
 the organs where fat is as black as air. :func:`mask_outside_body` blacks out the
-rest (a recipe option that preprocessing applies identically for training and
-serving), and
+rest and :func:`body_box` frames the body for a crop (recipe options that
+preprocessing applies identically for training and serving), and
 :func:`attention_in_body` measures the share of a heatmap's mass inside the mask.
 """
 
@@ -25,6 +25,9 @@ AIR_LEVEL = 0.03
 OPENING_FRACTION = 1 / 64
 # A region smaller than this share of the image is not a body (a blank frame, a speck).
 MIN_BODY_FRACTION = 0.02
+# The crop around the body keeps this share of the slice's side as a margin on each
+# side, so the skin line and the rim of fat stay in the picture.
+CROP_MARGIN = 0.03
 
 
 def body_mask(image: np.ndarray) -> np.ndarray:
@@ -55,6 +58,40 @@ def mask_outside_body(image: np.ndarray) -> np.ndarray:
     if not mask.any():
         return image
     return image * (mask[..., None] if image.ndim == 3 else mask).astype(image.dtype)
+
+
+def body_box(image: np.ndarray, width: int, height: int) -> tuple[int, int, int, int] | None:
+    """The square around the body, in the pixels of the slice it was found on.
+
+    ``image`` is the slice at any working size (its mask is cheap at the model's
+    input size); ``width`` x ``height`` is the slice's own size, which the box is
+    given in: (left, top, right, bottom), widened by CROP_MARGIN and made square
+    around the body's centre, so a crop keeps the slice's proportions; it stays inside
+    the slice where it fits and reaches past the edge only on a slice that is not
+    square (a crop pads with air there). None without a body (a blank frame)."""
+    mask = body_mask(image)
+    if not mask.any():
+        return None
+    rows = np.flatnonzero(mask.any(axis=1))
+    columns = np.flatnonzero(mask.any(axis=0))
+    scale_x, scale_y = width / mask.shape[1], height / mask.shape[0]
+    left, right = columns[0] * scale_x, (columns[-1] + 1) * scale_x
+    top, bottom = rows[0] * scale_y, (rows[-1] + 1) * scale_y
+    side = max(right - left, bottom - top) + 2 * CROP_MARGIN * max(width, height)
+    # Never larger than the slice (a body filling the frame is read whole, not shrunk)
+    # and, where the square fits, moved inside the slice rather than padded.
+    side = round(min(side, max(width, height)))
+    left = _place(round((left + right) / 2 - side / 2), side, width)
+    top = _place(round((top + bottom) / 2 - side / 2), side, height)
+    return left, top, left + side, top + side
+
+
+def _place(start: int, side: int, extent: int) -> int:
+    """Where a square's side starts on an axis of the slice: inside it when it fits,
+    centred (padded equally on both ends) when it does not."""
+    if side >= extent:
+        return (extent - side) // 2
+    return min(max(start, 0), extent - side)
 
 
 def mask_batch(images: np.ndarray) -> np.ndarray:

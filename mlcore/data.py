@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mlcore.preprocessing import ImageError, load_image
+from mlcore.preprocessing import ImageError, load_views
 
 CLASS_NAMES = ("Cyst", "Normal", "Stone", "Tumor")
 KAGGLE_DATASET = "nazmul0087/ct-kidney-dataset-normal-cyst-tumor-and-stone"
@@ -304,23 +304,48 @@ def decode_images(
     image_size: int,
     *,
     body_mask: bool = False,
+    body_crop: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> DecodedImages:
-    """Preprocess every image once; unreadable files are skipped and reported, not fatal."""
-    arrays, labels, paths, skipped = [], [], [], []
+    """Preprocess every image once, as a network trained with ``body_mask`` /
+    ``body_crop`` reads it; unreadable files are skipped and reported, not fatal."""
+    return decode_views(
+        items, image_size, body_mask=body_mask, body_crop=body_crop, progress=progress
+    )[1]
+
+
+def decode_views(
+    items: Sequence[LabeledImage],
+    image_size: int,
+    *,
+    body_mask: bool = False,
+    body_crop: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[DecodedImages, DecodedImages]:
+    """(whole slices, network inputs) from one decoding of every image
+    (mlcore.preprocessing.load_views): the not-a-CT check reads the first, the network
+    the second; unreadable files are skipped in both and reported."""
+    wholes, inputs, labels, paths, skipped = [], [], [], [], []
     for index, item in enumerate(items):
         try:
-            arrays.append(load_image(item.path, image_size, body_mask=body_mask))
+            views = load_views(item.path, image_size, body_mask=body_mask, body_crop=body_crop)
         except ImageError as exc:
             skipped.append((item.path, str(exc)))
         else:
+            wholes.append(views.whole)
+            inputs.append(views.model_input)
             labels.append(item.label)
             paths.append(item.path)
         if progress:
             progress(index + 1, len(items))
     shape = (0, image_size, image_size, 3)
-    images = np.stack(arrays) if arrays else np.zeros(shape, np.float32)
-    return DecodedImages(images, np.asarray(labels, dtype=np.int64), paths, skipped)
+    label_array = np.asarray(labels, dtype=np.int64)
+
+    def decoded(arrays: list[np.ndarray]) -> DecodedImages:
+        images = np.stack(arrays) if arrays else np.zeros(shape, np.float32)
+        return DecodedImages(images, label_array, list(paths), list(skipped))
+
+    return decoded(wholes), decoded(inputs)
 
 
 def class_weights(labels: np.ndarray, num_classes: int = len(CLASS_NAMES)) -> dict[int, float]:

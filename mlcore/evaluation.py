@@ -68,7 +68,10 @@ def evaluate_folder(
     labels, chunks, skipped = [], [], []
     for start in range(0, len(items), batch_size):
         decoded = data.decode_images(
-            items[start : start + batch_size], classifier.image_size, body_mask=classifier.body_mask
+            items[start : start + batch_size],
+            classifier.image_size,
+            body_mask=classifier.body_mask,
+            body_crop=classifier.body_crop,
         )
         skipped += [{"path": str(path), "reason": reason} for path, reason in decoded.skipped]
         if len(decoded.labels):
@@ -100,7 +103,12 @@ def _attention(classifier, explainer, items: Sequence[data.LabeledImage]) -> dic
         members = [item for item in items if item.label == label]
         step = max(len(members) / ATTENTION_PER_CLASS, 1)
         picked += [members[int(k * step)] for k in range(min(len(members), ATTENTION_PER_CLASS))]
-    decoded = data.decode_images(picked, classifier.image_size, body_mask=classifier.body_mask)
+    decoded = data.decode_images(
+        picked,
+        classifier.image_size,
+        body_mask=classifier.body_mask,
+        body_crop=classifier.body_crop,
+    )
     predicted = np.argmax(classifier.predict_arrays(decoded.images, calibrated=False), axis=1)
     return attention_by_class(
         explainer, decoded.images, decoded.labels, predicted, classifier.class_names

@@ -23,6 +23,7 @@ import tensorflow as tf
 
 from mlcore import versions
 from mlcore.body import attention_in_body, body_mask
+from mlcore.preprocessing import ImageSource, load_views
 from mlcore.runtime import KERAS_FILE
 
 MIN_MAP_FRACTION = 16  # the feature map is at least input_size / 16 wide
@@ -32,10 +33,11 @@ ATTENTION_PER_CLASS = 40
 
 
 class GradCam:
-    def __init__(self, model: keras.Model, *, body_mask: bool = False):
-        # Whether the model reads slices with the outside of the body blacked out: the
-        # caller prepares the image so (mlcore.preprocessing.load_image(body_mask=...)).
+    def __init__(self, model: keras.Model, *, body_mask: bool = False, body_crop: bool = False):
+        # How the model reads a slice (masked, cropped to the body): slice_heatmap
+        # prepares the image so; callers of heatmap() do (mlcore.preprocessing.load_views).
         self.body_mask = body_mask
+        self.body_crop = body_crop
         self.image_size = int(model.input_shape[1])
         # An ensemble holds its networks as sub-models, each holding its backbone.
         members = [layer for layer in model.layers if _holds_model(layer)]
@@ -48,10 +50,21 @@ class GradCam:
     @classmethod
     def from_version(cls, version_dir: Path) -> GradCam:
         metadata = versions.read_metadata(Path(version_dir))
+        preprocessing = metadata.get("preprocessing", {})
         return cls(
             keras.saving.load_model(Path(version_dir) / KERAS_FILE, compile=False),
-            body_mask=bool(metadata.get("preprocessing", {}).get("body_mask", False)),
+            body_mask=bool(preprocessing.get("body_mask", False)),
+            body_crop=bool(preprocessing.get("body_crop", False)),
         )
+
+    def slice_heatmap(self, source: ImageSource, class_index: int) -> np.ndarray:
+        """An image file -> (size, size) heatmap over the whole slice, in [0, 1]: where
+        the network read a crop around the body, its heatmap is placed where that crop
+        lies in the slice (zero outside it: the network did not see that part)."""
+        views = load_views(
+            source, self.image_size, body_mask=self.body_mask, body_crop=self.body_crop
+        )
+        return place_in_slice(self.heatmap(views.model_input, class_index), views.box)
 
     def heatmap(self, image: np.ndarray, class_index: int) -> np.ndarray:
         """(size, size, 3) model input -> (size, size) float32 heatmap in [0, 1]."""
@@ -104,6 +117,31 @@ class GradCam:
         ][-1]
         probe = keras.Model(backbone.inputs, [target.output, backbone.output])
         return layers[:index], probe, layers[index + 1 :]
+
+
+def place_in_slice(heat: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    """A heatmap of a crop -> the same-sized heatmap of the whole slice, the crop's
+    heat resized into ``box`` (fractions of the slice: mlcore.preprocessing.SliceViews)."""
+    from PIL import Image
+
+    size = heat.shape[0]
+    left, top, right, bottom = (round(edge * size) for edge in box)
+    if (left, top, right, bottom) == (0, 0, size, size):
+        return heat
+    canvas = np.zeros((size, size), np.float32)
+    width, height = max(right - left, 1), max(bottom - top, 1)
+    resized = np.asarray(
+        Image.fromarray(heat.astype(np.float32), mode="F").resize(
+            (width, height), Image.Resampling.BILINEAR
+        )
+    )
+    # The crop's square may reach past the slice's edge: paste only what lies inside.
+    x0, y0 = max(left, 0), max(top, 0)
+    x1, y1 = min(right, size), min(bottom, size)
+    if x1 > x0 and y1 > y0:
+        canvas[y0:y1, x0:x1] = resized[y0 - top : y1 - top, x0 - left : x1 - left]
+    top_value = float(canvas.max())
+    return canvas / top_value if top_value > 0 else canvas
 
 
 def _holds_model(layer) -> bool:

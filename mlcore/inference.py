@@ -21,7 +21,13 @@ from mlcore import versions
 from mlcore.body import mask_batch
 from mlcore.calibration import apply_temperature
 from mlcore.ood import OutlierDetector
-from mlcore.preprocessing import DEFAULT_MAX_PIXELS, ImageSource, load_image
+from mlcore.preprocessing import (
+    DEFAULT_MAX_PIXELS,
+    ImageSource,
+    SliceViews,
+    load_image,
+    load_views,
+)
 from mlcore.runtime import Runner, make_runner
 
 DEFAULT_RUNTIME = "litert"
@@ -61,7 +67,9 @@ class Classifier:
         self.image_size = int(metadata["input_size"][0])
         inference = metadata.get("inference", {})
         self.flip_averaging = inference.get("flip_averaging", False)
-        self.body_mask = bool(metadata.get("preprocessing", {}).get("body_mask", False))
+        preprocessing = metadata.get("preprocessing", {})
+        self.body_mask = bool(preprocessing.get("body_mask", False))
+        self.body_crop = bool(preprocessing.get("body_crop", False))
         # Temperature scaling fitted on held-out slices (1.0: the raw probabilities).
         self.temperature = float(metadata.get("calibration", {}).get("temperature", 1.0))
         # Readings less confident than this are flagged for review (None: no advice):
@@ -75,10 +83,24 @@ class Classifier:
         """The image as the not-a-CT check reads it: whole, never masked."""
         return load_image(source, self.image_size, max_pixels=max_pixels)
 
+    def read(self, source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> SliceViews:
+        """Decode once: the whole slice (for the not-a-CT check) and the network's
+        input, masked and cropped as the version was trained."""
+        return load_views(
+            source,
+            self.image_size,
+            max_pixels=max_pixels,
+            body_mask=self.body_mask,
+            body_crop=self.body_crop,
+        )
+
     def model_input(self, batch: np.ndarray) -> np.ndarray:
-        """Preprocessed images as the network reads them: with the outside of the body
-        blacked out when the version was trained so (the same as load_image(...,
-        body_mask=True), which training uses)."""
+        """Whole preprocessed slices as the network reads them: with the outside of the
+        body blacked out when the version was trained so (the same as load_image(...,
+        body_mask=True), which training uses). A version that reads a crop around the
+        body needs the full-resolution slice: use :meth:`read`."""
+        if self.body_crop:
+            raise ValueError(f"Version {self.version} reads a crop of the slice: use read().")
         if not self.body_mask:
             return batch
         return mask_batch(batch)
@@ -92,8 +114,14 @@ class Classifier:
         if not sources:
             return []
         started = time.perf_counter()
-        batch = np.stack([self.preprocess(source) for source in sources])
-        probabilities = self.predict_arrays(self.model_input(batch))
+        if self.body_crop:
+            views = [self.read(source) for source in sources]
+            batch = np.stack([view.whole for view in views])
+            inputs = np.stack([view.model_input for view in views])
+        else:
+            batch = np.stack([self.preprocess(source) for source in sources])
+            inputs = self.model_input(batch)
+        probabilities = self.predict_arrays(inputs)
         outside = self.outliers.refuse(batch) if self.outliers else np.zeros(len(batch), bool)
         milliseconds = (time.perf_counter() - started) * 1000 / len(sources)
         return [

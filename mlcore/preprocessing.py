@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import io
 import os
+from dataclasses import dataclass
 from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from mlcore.body import mask_outside_body
+from mlcore.body import body_box, mask_outside_body
 from mlcore.dicom import ABDOMEN, DicomError, Window, is_dicom, read_dicom
 
 ACCEPTED_FORMATS = ("JPEG", "PNG")
@@ -26,6 +27,9 @@ RESIZE_FILTER = Image.Resampling.BILINEAR
 DEFAULT_MAX_PIXELS = 4096 * 4096
 
 ImageSource = bytes | bytearray | memoryview | str | os.PathLike | BinaryIO
+# The part of the slice a network reads: (left, top, right, bottom) as fractions of
+# the slice's width and height; a crop around the body may reach past 0 and 1.
+WHOLE_SLICE = (0.0, 0.0, 1.0, 1.0)
 
 
 class ImageError(ValueError):
@@ -127,6 +131,50 @@ def to_array(image: Image.Image, image_size: int) -> np.ndarray:
     return resized / 255.0
 
 
+@dataclass(frozen=True)
+class SliceViews:
+    """One decoded slice as each reader takes it."""
+
+    whole: np.ndarray  # the whole slice, never masked: what the not-a-CT check reads
+    model_input: np.ndarray  # what the network reads (masked and cropped per the recipe)
+    box: tuple[float, float, float, float]  # where model_input lies in the slice
+
+
+def load_views(
+    source: ImageSource,
+    image_size: int,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    window: Window = ABDOMEN,
+    body_mask: bool = False,
+    body_crop: bool = False,
+) -> SliceViews:
+    """Decode once; the whole slice and the network's input, both (image_size,
+    image_size, 3) float32 in [0, 1].
+
+    With ``body_crop`` the network reads the square around the body
+    (:func:`mlcore.body.body_box`, found on the whole slice at the input size) cut
+    from the full-resolution slice, so the body fills the input and a stone keeps
+    more pixels; a slice without a body is read whole. With ``body_mask``
+    everything outside the body is then set to black (air). A version records both
+    options and serving follows them.
+    """
+    image = to_rgb_or_grey(open_image(source, max_pixels=max_pixels, window=window))
+    whole = to_array(image, image_size)
+    view, box = whole, WHOLE_SLICE
+    if body_crop:
+        width, height = image.size
+        square = body_box(whole, width, height)
+        if square is not None:
+            # Pillow pads a box reaching past the edge with black, the colour of air.
+            view = to_array(image.crop(square), image_size)
+            left, top, right, bottom = square
+            box = (left / width, top / height, right / width, bottom / height)
+    if body_mask:
+        view = mask_outside_body(view)
+    return SliceViews(whole=whole, model_input=view, box=box)
+
+
 def load_image(
     source: ImageSource,
     image_size: int,
@@ -134,16 +182,24 @@ def load_image(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     window: Window = ABDOMEN,
     body_mask: bool = False,
+    body_crop: bool = False,
 ) -> np.ndarray:
-    """Bytes, a path or a file object -> float32 array (image_size, image_size, 3) in [0, 1].
-
-    With ``body_mask`` everything outside the body is set to black (air), at the
-    model's input size (:func:`mlcore.body.mask_outside_body`): a version records
-    whether it was trained so, and serving follows it.
-    """
-    image = open_image(source, max_pixels=max_pixels, window=window)
-    array = to_array(to_rgb_or_grey(image), image_size)
-    return mask_outside_body(array) if body_mask else array
+    """Bytes, a path or a file object -> float32 array (image_size, image_size, 3) in
+    [0, 1]: the whole slice, or with ``body_mask`` / ``body_crop`` what a network
+    trained so reads (:func:`load_views`)."""
+    if not body_crop:
+        image = open_image(source, max_pixels=max_pixels, window=window)
+        array = to_array(to_rgb_or_grey(image), image_size)
+        return mask_outside_body(array) if body_mask else array
+    views = load_views(
+        source,
+        image_size,
+        max_pixels=max_pixels,
+        window=window,
+        body_mask=body_mask,
+        body_crop=True,
+    )
+    return views.model_input
 
 
 def _read_bytes(source: ImageSource) -> bytes:

@@ -20,7 +20,7 @@ from mlcore.evaluation import classification_report
 from mlcore.inference import average_with_mirror
 from mlcore.model import make_model
 from mlcore.ood import OutlierDetector
-from mlcore.preprocessing import RESIZE_FILTER, load_image
+from mlcore.preprocessing import RESIZE_FILTER
 
 AUTOTUNE = tf.data.AUTOTUNE
 MIN_IMAGES_PER_CLASS = 2
@@ -49,6 +49,9 @@ class TrainConfig:
     folds: int = 0
     # Black out everything outside the body (mlcore.body), in training and serving.
     body_mask: bool = False
+    # Read the square around the body, cut from the full-resolution slice
+    # (mlcore.preprocessing.load_views), in training and serving.
+    body_crop: bool = False
     learning_rate: float = 2e-3
     weight_decay: float = 1e-4
     label_smoothing: float = 0.1
@@ -144,6 +147,7 @@ def train(config: TrainConfig, log: Log = print) -> TrainResult:
             "resize_filter": RESIZE_FILTER.name.lower(),
             "scale": "[0, 1]",
             "body_mask": config.body_mask,
+            "body_crop": config.body_crop,
         },
         "training": {
             **{k: _jsonable(v) for k, v in asdict(config).items() if k != "models_dir"},
@@ -242,16 +246,24 @@ def prepare_data(config: TrainConfig, log: Log = print) -> PreparedData:
             f"Dropped {len(deduplicated.duplicates)} duplicate image(s) and "
             f"{len(deduplicated.conflicts)} filed under two classes."
         )
-    # Decoded whole (the not-a-CT check reads them so) and, for the network, masked.
-    whole_train = data.decode_images(split.train, config.image_size)
-    whole_val = data.decode_images(split.validation, config.image_size)
+    # Decoded whole (the not-a-CT check reads them so) and as the network reads them.
+    if config.body_crop:
+        # The crop is cut from the full-resolution slice: decoded once for both views.
+        views = {"body_mask": config.body_mask, "body_crop": True}
+        whole_train, train_set = data.decode_views(split.train, config.image_size, **views)
+        whole_val, val_set = data.decode_views(split.validation, config.image_size, **views)
+    else:
+        whole_train = data.decode_images(split.train, config.image_size)
+        whole_val = data.decode_images(split.validation, config.image_size)
+        train_set = _masked(whole_train, config.body_mask)
+        val_set = _masked(whole_val, config.body_mask)
     return PreparedData(
         roots=roots,
         items=items,
         deduplicated=deduplicated,
         split=split,
-        train_set=_masked(whole_train, config.body_mask),
-        val_set=_masked(whole_val, config.body_mask),
+        train_set=train_set,
+        val_set=val_set,
         whole_train=whole_train,
         whole_val=whole_val,
         fingerprint=data.fingerprint(kept),
@@ -424,15 +436,10 @@ def distillation_targets(
     if tuple(teacher.class_names) != tuple(config.class_names):
         raise data.DatasetError(f"Teacher {teacher.version} has other classes.")
     # The whole slices, masked (or not) as the teacher itself reads them.
-    if teacher.image_size == config.image_size:
+    if teacher.image_size == config.image_size and not teacher.body_crop:
         images = teacher.model_input(whole_train.images)
     else:
-        images = np.stack(
-            [
-                load_image(path, teacher.image_size, body_mask=teacher.body_mask)
-                for path in whole_train.paths
-            ]
-        )
+        images = np.stack([teacher.read(path).model_input for path in whole_train.paths])
     probabilities = np.concatenate(
         [
             teacher.predict_arrays(images[start : start + 64], calibrated=False)

@@ -60,6 +60,13 @@ def add_recipe_arguments(parser: CommandParser) -> None:
         default="on" if d.body_mask else "off",
         help="black out everything outside the body (training and serving)",
     )
+    parser.add_argument(
+        "--body-crop",
+        choices=("on", "off"),
+        default="on" if d.body_crop else "off",
+        help="read the square around the body, cut from the full-resolution slice "
+        "(training and serving)",
+    )
     for name in ("rotation", "zoom", "translation", "contrast", "brightness"):
         parser.add_argument(
             f"--{name}", type=float, default=getattr(d, name), help=f"augmentation: {name}"
@@ -79,6 +86,7 @@ def recipe_options(options: dict) -> dict:
         "ensemble": options["ensemble"],
         "average_last": options["average_last"],
         "body_mask": options["body_mask"] == "on",
+        "body_crop": options["body_crop"] == "on",
         **{
             name: options[name]
             for name in ("rotation", "zoom", "translation", "contrast", "brightness")

@@ -16,7 +16,7 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 
 from mlcore.heatmaps import overlay_png
 from mlcore.inference import Classifier
-from mlcore.preprocessing import ImageError, load_image
+from mlcore.preprocessing import ImageError
 from scans.audit import audit_record
 from scans.classifier import (
     ModelUnavailableError,
@@ -150,10 +150,10 @@ def prediction_explain(*, prediction_id: int) -> Prediction:
     if prediction.heatmap:
         return prediction
     explainer = explainer_get(prediction.model_version_id)
-    with prediction.scan.image.open("rb") as handle:
-        image = load_image(handle.read(), explainer.image_size, body_mask=explainer.body_mask)
     class_index = explainer_class_index(prediction.model_version_id, prediction.label)
-    heat = explainer.heatmap(image, class_index)
+    with prediction.scan.image.open("rb") as handle:
+        # Over the whole slice, also for a version that reads a crop around the body.
+        heat = explainer.slice_heatmap(handle.read(), class_index)
     prediction.heatmap.save("heatmap.png", ContentFile(overlay_png(heat)), save=False)
     prediction.save(update_fields=["heatmap"])
     return prediction

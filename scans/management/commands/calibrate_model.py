@@ -62,8 +62,13 @@ class Command(BaseCommand):
             classifier = load_classifier(options["model"], models_dir=models_dir, runtime="litert")
             _, items = data.list_images_in(options["data_dir"], classifier.class_names)
             split = _split_as_trained(classifier.metadata, data.drop_duplicates(items).kept)
-            size, masked = classifier.image_size, classifier.body_mask
-            held_out = data.decode_images(split.validation, size, body_mask=masked)
+            size = classifier.image_size
+            held_out = data.decode_images(
+                split.validation,
+                size,
+                body_mask=classifier.body_mask,
+                body_crop=classifier.body_crop,
+            )
             trained_on = data.decode_images(split.train, size)  # whole, as the check reads
         except (data.DatasetError, versions.VersionError, FileNotFoundError) as exc:
             raise CommandError(str(exc)) from exc
