@@ -41,9 +41,10 @@ from pathlib import Path
 
 import requests
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# The repository (mlcore, kidneyweb) and tests/ (support: the stack, the corpus).
+sys.path[:0] = [str(Path(__file__).resolve().parent.parent / d) for d in ("", "tests")]
 
-from bench import stack
+from support import stack  # noqa: E402
 
 USERNAME, PASSWORD = "bench", "bench-password-e2e"
 

@@ -58,9 +58,10 @@ from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# The repository (mlcore, kidneyweb) and tests/ (support: the stack, the corpus).
+sys.path[:0] = [str(Path(__file__).resolve().parent.parent / d) for d in ("", "tests")]
 
-from bench import stack
+from support import stack  # noqa: E402
 
 USERNAME, PASSWORD = "load", "bench-password-load"
 MEMORY_GROWTH_LIMIT_PERCENT = 10
@@ -152,8 +153,7 @@ class HostileMix:
     """
 
     def __init__(self, base_url: str, count: int):
-        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-        from corpus import hostile_corpus, malformed_dicom_corpus
+        from support.corpus import hostile_corpus, malformed_dicom_corpus
 
         self.base = base_url
         self.cases = [c for c in hostile_corpus() + malformed_dicom_corpus() if c.data]

@@ -86,42 +86,38 @@ def password() -> str:
     return "correct horse battery staple"
 
 
-def user_in_role(django_user_model, username: str, password: str, role: str):
-    from scans.roles import ADMIN, CLINICIAN, role_group
+def user_in_role(username: str, password: str, role: str):
+    """A user made as staff make one (scans.services.accounts.user_create): the role's
+    flags and group come from the service, not restated here."""
+    from scans.services.accounts import user_create
 
-    user = django_user_model.objects.create_user(
-        username,
-        f"{username}@example.org",
-        password,
-        is_staff=role != CLINICIAN,
-        is_superuser=role == ADMIN,
+    return user_create(
+        username=username, role=role, password=password, email=f"{username}@example.org"
     )
-    user.groups.add(role_group(role))  # get-or-create: transactional tests flush groups
-    return user
 
 
 @pytest.fixture
-def alice(django_user_model, password):
+def alice(db, password):
     """A clinician."""
-    return user_in_role(django_user_model, "alice", password, "clinician")
+    return user_in_role("alice", password, "clinician")
 
 
 @pytest.fixture
-def bob(django_user_model, password):
+def bob(db, password):
     """Another clinician."""
-    return user_in_role(django_user_model, "bob", password, "clinician")
+    return user_in_role("bob", password, "clinician")
 
 
 @pytest.fixture
-def rita(django_user_model, password):
+def rita(db, password):
     """A reviewer."""
-    return user_in_role(django_user_model, "rita", password, "reviewer")
+    return user_in_role("rita", password, "reviewer")
 
 
 @pytest.fixture
-def adam(django_user_model, password):
+def adam(db, password):
     """An admin."""
-    return user_in_role(django_user_model, "adam", password, "admin")
+    return user_in_role("adam", password, "admin")
 
 
 @pytest.fixture

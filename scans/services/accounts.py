@@ -15,7 +15,7 @@ from scans.roles import ADMIN, CLINICIAN, ROLES, role_group
 from scans.services.uploads import scans_delete
 
 
-def user_create(*, username: str, role: str, password: str | None = None):
+def user_create(*, username: str, role: str, password: str | None = None, email: str = ""):
     """A user in one role: reviewers and admins may use the admin site, admins are
     superusers. ``password=None`` leaves the account unable to log in."""
     if role not in ROLES:
@@ -23,7 +23,12 @@ def user_create(*, username: str, role: str, password: str | None = None):
     user_model = get_user_model()
     if user_model.objects.filter(username=username).exists():
         raise ValueError(f"User {username!r} already exists.")
-    user = user_model(username=username, is_staff=role != CLINICIAN, is_superuser=role == ADMIN)
+    user = user_model(
+        username=username,
+        email=user_model.objects.normalize_email(email),
+        is_staff=role != CLINICIAN,
+        is_superuser=role == ADMIN,
+    )
     if password is None:
         user.set_unusable_password()
     else:

@@ -1,7 +1,7 @@
 """`make run` as a user runs it: one crashed process is restarted, the others keep
 serving, and a scan uploaded while the worker was down is read once it is back.
 
-bench.stack.make_run starts the real process set (supervisord: web, worker,
+support.stack.make_run starts the real process set (supervisord: web, worker,
 heatmaps, beat) on a free port with its own database, media, broker folder and
 `.env`, heatmaps off to keep it light, in a new session it stops at the end.
 """
@@ -13,8 +13,7 @@ import signal
 
 import requests
 from factories import encode, synthetic_slice
-
-from bench import stack
+from support import stack
 
 
 def test_a_killed_worker_is_restarted_while_the_site_keeps_serving(tmp_path):

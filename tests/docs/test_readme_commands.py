@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-from bench import stack
+from support import stack
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 MARKER = re.compile(r"^<!-- readme-test: (.+?) -->$")

@@ -9,8 +9,7 @@ from integration.conftest import (  # noqa: F401  fixtures and the hook that kee
     make_stack,
     pytest_runtest_makereport,
 )
-
-from bench import stack
+from support import stack
 
 
 @pytest.fixture

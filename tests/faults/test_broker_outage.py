@@ -11,8 +11,8 @@ import time
 
 import pytest
 from integration.test_pipeline import slices, wait_done
+from support import stack
 
-from bench import stack
 from scans.models import Prediction, Scan
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -17,8 +17,8 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from factories import encode, stored_files, synthetic_slice, upload_file
+from support import stack
 
-from bench import stack
 from scans.middleware import API_DETAIL
 from scans.services.accounts import api_token_create
 

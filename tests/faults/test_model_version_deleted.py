@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import requests
 from integration.test_pipeline import slices, wait_done
+from support import stack
 
-from bench import stack
 from mlcore import versions
 from scans.models import Prediction, Scan
 from scans.services.model_versions import model_version_activate

@@ -9,8 +9,8 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.db import connection
+from support import stack
 
-from bench import stack
 from scans.roles import CLINICIAN, role_group
 
 pytestmark = pytest.mark.django_db(transaction=True)

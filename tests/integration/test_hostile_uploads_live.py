@@ -6,9 +6,9 @@ from __future__ import annotations
 import random
 
 import pytest
-from corpus import SEED, hostile_corpus, png_slice
+from support import stack
+from support.corpus import SEED, hostile_corpus, png_slice
 
-from bench import stack
 from scans.models import Scan
 
 pytestmark = pytest.mark.django_db(transaction=True)

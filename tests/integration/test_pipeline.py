@@ -10,8 +10,8 @@ import time
 import pytest
 from factories import encode, synthetic_slice
 from PIL import Image
+from support import stack
 
-from bench import stack
 from mlcore.inference import load_classifier
 from scans.models import Prediction, Scan
 

@@ -5,8 +5,8 @@ import itertools
 import numpy as np
 import pytest
 from factories import encode, synthetic_slice
+from support.ood_images import chest_radiographs, colour_drawings, non_ct_images, refusal_rates
 
-from bench.ood_images import chest_radiographs, colour_drawings, non_ct_images, refusal_rates
 from mlcore.inference import load_classifier
 from mlcore.ood import FEATURES, OutlierDetector, image_features
 from mlcore.preprocessing import load_image

@@ -8,9 +8,9 @@ import errno
 import re
 
 import pytest
-from corpus import hostile_corpus
 from django.urls import reverse
 from factories import ct_dicom, encode, hounsfield_slice, synthetic_slice, upload_file
+from support.corpus import hostile_corpus
 
 from scans.services import uploads
 from scans.services.uploads import UploadRejected, upload_check

@@ -7,8 +7,8 @@ import pytest
 from django.urls import reverse
 from factories import upload_file
 from moto.server import ThreadedMotoServer
+from support.stack import free_port
 
-from bench.stack import free_port
 from scans.models import Scan
 
 pytestmark = pytest.mark.django_db

@@ -89,7 +89,9 @@ def test_stored_file_gets_a_random_name_and_its_true_type(client, alice, png_byt
     assert "Doe" not in scan.image.name
     assert scan.image.name.endswith(".png")  # detected by content, not by the name
     with scan.image.open("rb") as handle:
-        assert handle.read() == png_bytes
+        stored = Image.open(handle)
+        assert stored.format == "PNG"
+        assert stored.tobytes() == Image.open(io.BytesIO(png_bytes)).tobytes()  # its pixels
 
 
 def test_two_uploads_of_one_name_get_different_files(client, alice, png_bytes):
@@ -245,7 +247,7 @@ def test_upload_with_no_active_model_is_stored_and_fails_with_the_reason(
 
 
 def test_an_image_that_is_not_a_ct_slice_gets_no_kidney_finding(client, alice, upload_and_read):
-    from bench.ood_images import colour_drawings
+    from support.ood_images import colour_drawings
 
     drawing = dict(colour_drawings(np.random.default_rng(5), 1))["drawing-0"]
     client.force_login(alice)

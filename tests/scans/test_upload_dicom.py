@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from corpus import tolerated_dicom_corpus
 from django.urls import reverse
 from factories import ct_dicom, expected_grey, hounsfield_slice, upload_file
 from PIL import Image
+from support.corpus import tolerated_dicom_corpus
 
 from scans.models import Scan
 

@@ -14,11 +14,11 @@ import tracemalloc
 
 import numpy as np
 import pytest
-from corpus import SEED, hostile_corpus, malformed_dicom_corpus, markup_corpus, png_slice
 from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from django.urls import reverse
 from factories import ct_dicom, encode, hounsfield_slice, stored_files, upload_file
 from PIL import Image
+from support.corpus import SEED, hostile_corpus, malformed_dicom_corpus, markup_corpus, png_slice
 
 from scans import views
 from scans.models import AuditEvent, Scan

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from corpus import LIMIT_SIDE, at_the_limit, malformed_dicom_corpus
+from support.corpus import LIMIT_SIDE, at_the_limit, malformed_dicom_corpus
 
 PROBE = Path(__file__).resolve().parent.parent / "upload_probe.py"
 # README "Upload budget": measured 0.9-1.5 s and 240-350 MB per file at the limit
@@ -49,7 +49,7 @@ def test_deflated_dicom_bomb_is_refused_while_inflating(tmp_path, case):
 
 
 def test_one_pixel_past_the_limit_is_refused_from_the_header(tmp_path):
-    from corpus import png_16bit
+    from support.corpus import png_16bit
 
     result = probe(tmp_path, "past.png", png_16bit(LIMIT_SIDE, LIMIT_SIDE + 1))
 

@@ -1,7 +1,5 @@
-"""The project's set of images that are not kidney CT slices, and what the model does with
-them; prints one JSON object.
-
-    .venv/bin/python bench/ood_images.py [--model VERSION]
+"""The project's set of images that are not kidney CT slices, and what a model does with
+them (``refusal_rates``; bench/ood_images.py prints it as JSON).
 
 The set (``non_ct_images()``) is made here, deterministically: real photographs
 and scans shipped with scikit-image (colour and grey photos, text pages,
@@ -13,17 +11,11 @@ real CT side is the held-out block of the sample (files 321-400 per class).
 
 from __future__ import annotations
 
-import argparse
 import io
-import json
-import os
-import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 SKIMAGE_IMAGES = [
     "astronaut",
@@ -187,20 +179,3 @@ def refusal_rates(classifier, sample_dir: Path) -> dict:
         "ct_images": len(ct_files),
         "ct_refused": round(float(np.mean(refused_ct)), 4),
     }
-
-
-def main() -> None:
-    from mlcore.inference import load_classifier
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=None)
-    default_sample = Path(__file__).resolve().parents[2] / "shared" / "data" / "kidney-ct-sample"
-    parser.add_argument(
-        "--sample", type=Path, default=Path(os.environ.get("KIDNEY_SAMPLE_DIR", default_sample))
-    )
-    args = parser.parse_args()
-    print(json.dumps(refusal_rates(load_classifier(args.model), args.sample), indent=2))
-
-
-if __name__ == "__main__":
-    main()

@@ -27,7 +27,7 @@ from typing import NamedTuple
 
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 SAMPLE_DIR = ROOT.parent / "shared" / "data" / "kidney-ct-sample"
 
