@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
 from scans.models import Scan
-from scans.selectors import scan_get_for_user
+from scans.selectors.scans import scan_get_for_user
 
 
 def scan_get_or_404(*, user, scan_id: int) -> Scan:

@@ -21,14 +21,9 @@ from rest_framework.authtoken.models import TokenProxy
 from scans.audit import audit_request, client_ip
 from scans.charts import CHART_BAR_WIDTH, probability_bars
 from scans.models import AuditEvent, Diagnosis, ModelVersion, Prediction, ReadingState, Review, Scan
-from scans.selectors import (
-    active_model_version,
-    agreement_by_model_version,
-    finding_q,
-    reading_state_q,
-    refusal_review_q,
-    scans_export_rows,
-)
+from scans.selectors.model_versions import active_model_version
+from scans.selectors.reviews import agreement_by_model_version
+from scans.selectors.scans import finding_q, reading_state_q, refusal_review_q, scans_export_rows
 from scans.services import accounts, model_versions, readings, reviews, uploads
 
 

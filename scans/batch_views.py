@@ -13,7 +13,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET
 
 from scans.models import Scan, UploadBatch
-from scans.selectors import scans_visible_to, upload_batch_get_for_user
+from scans.selectors.scans import scans_visible_to, upload_batch_get_for_user
 
 # What a live table may ask for (templates/scans/_cell.html), and how many rows at once:
 # a page shows at most 50 (an upload's limit), the history and worklist 20.

@@ -10,7 +10,7 @@ from django.conf import settings
 
 from mlcore import versions
 from mlcore.inference import Classifier, load_classifier
-from scans.selectors import active_model_version
+from scans.selectors.model_versions import active_model_version
 
 logger = logging.getLogger(__name__)
 

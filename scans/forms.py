@@ -6,7 +6,7 @@ from django.core.exceptions import NON_FIELD_ERRORS
 from django.utils.translation import gettext_lazy as _
 
 from scans.models import Diagnosis, Review, Scan
-from scans.selectors import WORKLIST_SHOWS
+from scans.selectors.reviews import WORKLIST_SHOWS
 
 
 class MultipleFileInput(forms.ClearableFileInput):

@@ -50,7 +50,7 @@ class ModelVersion(models.Model):
     """Mirror of one ``models/<version>/metadata.json``; the files are the truth.
 
     Which version is active is not stored here: ``models/ACTIVE`` says it, read by
-    selectors.active_model_version, so the two cannot disagree.
+    selectors.model_versions.active_model_version, so the two cannot disagree.
     """
 
     id = models.CharField(primary_key=True, max_length=64)
@@ -225,7 +225,7 @@ class Review(models.Model):
     prediction = models.ForeignKey(Prediction, on_delete=models.RESTRICT, related_name="reviews")
     # "" stands for "not a CT slice": ai_label when the model refused the image,
     # true_label when the reviewer says it is none. Such reviews never enter the
-    # agreement, the confusion matrix or recall (selectors.dashboard_stats).
+    # agreement, the confusion matrix or recall (selectors.reviews.dashboard_stats).
     ai_label = models.CharField(max_length=16, choices=Diagnosis, blank=True)
     true_label = models.CharField(max_length=16, choices=Diagnosis, blank=True)
     agrees = models.BooleanField()

@@ -29,17 +29,14 @@ from scans.forms import (
     WorklistFilterForm,
 )
 from scans.models import AuditEvent, Diagnosis, ModelVersion, Scan
-from scans.selectors import (
+from scans.selectors.model_versions import (
     active_model_version,
-    dashboard_stats,
     model_version_card,
     model_version_metadata,
     reading_caveats,
-    scan_counts_for_user,
-    scan_list_for_user,
-    worklist_for_reviewer,
-    worklist_neighbours,
 )
+from scans.selectors.reviews import dashboard_stats, worklist_for_reviewer, worklist_neighbours
+from scans.selectors.scans import scan_counts_for_user, scan_list_for_user
 from scans.services import accounts, batches, readings, reviews, uploads
 
 HISTORY_PAGE_SIZE = 20

@@ -29,7 +29,9 @@ from scans.api.serializers import (
 from scans.audit import audit_request, client_ip
 from scans.files import image_content_type, private_file
 from scans.models import AuditEvent, ModelVersion, Scan
-from scans.selectors import active_model_version, scan_list_visible_to, system_health
+from scans.selectors.health import system_health
+from scans.selectors.model_versions import active_model_version
+from scans.selectors.scans import scan_list_visible_to
 from scans.services.uploads import scan_delete, scans_upload
 
 ERRORS = {

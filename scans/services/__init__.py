@@ -1,5 +1,6 @@
 """Writes, one module a subject; import from the module that owns the write.
 
+- ``batches``: the record of one upload's files (the batch page)
 - ``uploads``: a scan from its file to its deletion: checked by content, stored,
   its note changed, deleted with its files
 - ``readings``: sending scans to the workers and the reading's life (classify, fail,

@@ -11,7 +11,7 @@ from django.conf import settings
 from mlcore import versions
 from scans.audit import audit_record
 from scans.models import AuditEvent, ModelVersion
-from scans.selectors import active_model_version
+from scans.selectors.model_versions import active_model_version
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from factories import NEW, OLD
 from mlcore import versions
 from scans.classifier import classifier_get
 from scans.models import AuditEvent, Review, Scan
-from scans.selectors import active_model_version
+from scans.selectors.model_versions import active_model_version
 from scans.services.model_versions import model_versions_sync
 from scans.services.reviews import review_create
 

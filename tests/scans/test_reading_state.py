@@ -16,7 +16,8 @@ from rest_framework.test import APIClient
 
 from mlcore.crossval import out_of_fold_confusion
 from scans.models import Review
-from scans.selectors import dashboard_stats, reading_caveats, worklist_for_reviewer
+from scans.selectors.model_versions import reading_caveats
+from scans.selectors.reviews import dashboard_stats, worklist_for_reviewer
 from scans.services.accounts import api_token_create
 from scans.services.reviews import review_create
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 
-from scans.selectors import active_model_version
+from scans.selectors.model_versions import active_model_version
 
 
 def test_no_active_file_means_no_active_model(tmp_path):

@@ -11,7 +11,7 @@ from mlcore import data, versions
 from mlcore.inference import load_classifier
 from scans.classifier import ModelUnavailableError, classifier_get
 from scans.models import ModelVersion, Prediction, Scan
-from scans.selectors import active_model_version
+from scans.selectors.model_versions import active_model_version
 from scans.services.model_versions import model_versions_sync
 from scans.services.readings import scan_classify
 
@@ -153,9 +153,7 @@ def test_sync_without_an_active_version_leaves_none_active(two_versions):
     assert active_model_version() is None
 
 
-def test_every_door_shows_the_version_active_names_without_a_sync(
-    two_versions, client, adam
-):
+def test_every_door_shows_the_version_active_names_without_a_sync(two_versions, client, adam):
     """ACTIVE is the one record of which version is served: written behind the
     application's back (train_model --activate, a roll-back by hand), the classifier,
     the API, the admin and the health check all follow it, with no copy to update."""
