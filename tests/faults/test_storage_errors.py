@@ -140,7 +140,7 @@ def test_api_upload_on_a_disk_that_fills_keeps_the_files_that_fit(alice, setting
         [settings.MEDIA_ROOT / scan.image.name, settings.MEDIA_ROOT / scan.thumbnail.name]
     )
     with scan.image.open("rb") as handle:
-        assert handle.read() == first  # the kept file is whole
+        assert handle.read() == kept.stored  # the kept file is whole
 
 
 def test_api_upload_refused_by_the_store_is_a_503_with_the_reason(alice, settings, tmp_path):

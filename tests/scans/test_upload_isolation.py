@@ -5,6 +5,7 @@ transaction with its audit event and its task; never a 500, never half a batch."
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 from factories import ct_dicom, encode, hounsfield_slice, synthetic_slice, upload_file
 
@@ -99,3 +100,35 @@ def test_files_past_the_request_pixel_budget_are_refused_and_the_rest_kept(
     assert list(Scan.objects.values_list("original_name", flat=True)) == ["0.png"]
     text = response.content.decode()
     assert "1.png" in text and "send this file in another upload" in text
+
+
+def queued_messages() -> int:
+    """Tasks waiting on the broker in this run's readings queue."""
+    from kidneyweb.celery import app
+
+    with app.connection_for_write() as connection:
+        queue = settings.CELERY_TASK_DEFAULT_QUEUE
+        return connection.default_channel.queue_declare(queue, passive=True).message_count
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_file_is_sent_to_be_read_before_the_next_is_read(
+    client, alice, media_root, monkeypatch
+):
+    """Readings start while the upload still runs: a file's task is on the broker once
+    its own transaction has committed, before the next file is read."""
+    waiting = []
+    real = uploads._checked
+
+    def checked(name, data, **options):
+        waiting.append(queued_messages())
+        return real(name, data, **options)
+
+    monkeypatch.setattr(uploads, "_checked", checked)
+    before = queued_messages()
+    client.force_login(alice)
+    files = [upload_file(f"s{i}.png", encode(synthetic_slice(i, 1))) for i in range(3)]
+    assert send(client, "api", *files).status_code == 202
+
+    assert [count - before for count in waiting] == [0, 1, 2]
+    assert queued_messages() - before == 3
