@@ -44,6 +44,7 @@
 
   function poll() {
     if (!rows().length) { return; }
+    if (document.hidden) { next(delay); return; }  // a background tab asks nothing
     fetch(address(), { headers: { "Accept": "application/json" }, credentials: "same-origin" })
       .then(function (response) {
         if (!response.ok) { throw new Error("HTTP " + response.status); }
