@@ -49,8 +49,6 @@ every health answer under 1 s).
 from __future__ import annotations
 
 import json
-import os
-import platform
 import sys
 import threading
 import time
@@ -62,6 +60,7 @@ from pathlib import Path
 sys.path[:0] = [str(Path(__file__).resolve().parent.parent / d) for d in ("", "tests")]
 
 from support import stack  # noqa: E402
+from support.machine import machine  # noqa: E402
 
 USERNAME, PASSWORD = "load", "bench-password-load"
 MEMORY_GROWTH_LIMIT_PERCENT = 10
@@ -259,19 +258,6 @@ def memory_growth(before: dict[str, float], after: dict[str, float]) -> dict:
         figures[name]["growth_percent"] <= MEMORY_GROWTH_LIMIT_PERCENT for name in before
     )
     return figures
-
-
-def machine() -> dict:
-    models = [
-        line.split(":", 1)[1].strip()
-        for line in Path("/proc/cpuinfo").read_text().splitlines()
-        if line.startswith("model name")
-    ]
-    return {
-        "cpu_model": models[0] if models else platform.processor(),
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-    }
 
 
 if __name__ == "__main__":

@@ -47,19 +47,16 @@ def test_upload_returns_queued_and_a_worker_reads_it_like_mlcore(
 ):
     services = make_stack()
     web = services.web()
-    services.worker()
     browser = stack.Browser(web.url, clinician.username, password)
     data = (sample_dir / "Cyst" / "Cyst- (390).jpg").read_bytes()
 
-    started = time.perf_counter()
-    response = browser.upload(("Cyst- (390).jpg", data))
-    answered = time.perf_counter() - started
-    scan_id = stack.scan_id_from(response)
+    # No worker yet: the answer cannot have waited for the model (no timing needed).
+    scan_id = stack.scan_id_from(browser.upload(("Cyst- (390).jpg", data)))
     first = browser.status(scan_id)
+    services.worker()
     wait_done([scan_id])
 
-    assert first["status"] in ("queued", "processing", "done")
-    assert answered < 5  # the request does not wait for the model (a loose sanity bound)
+    assert first["status"] == "queued"
     scan = Scan.objects.select_related("prediction").get(pk=scan_id)
     assert scan.status == "done"
     assert browser.status(scan_id)["label"] == scan.prediction.label

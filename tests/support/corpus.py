@@ -323,6 +323,11 @@ def malformed_dicom_corpus() -> list[Case]:
     ]
 
 
+def deflate_bombs() -> list[Case]:
+    """The deflated DICOM bombs of the malformed corpus: the costliest files refused."""
+    return [case for case in malformed_dicom_corpus() if case.name.startswith("deflate-")]
+
+
 def tolerated_dicom_corpus() -> list[Case]:
     """Odd but harmless header values: the slice is read, the odd field left out."""
     dicom = dicom_bytes
@@ -331,6 +336,11 @@ def tolerated_dicom_corpus() -> list[Case]:
         Case("spacing-inf.dcm", dicom(ct_dataset(PixelSpacing=["inf", "0.7"])), "pixel_spacing_mm"),
         Case("thickness-text.dcm", dicom(ct_dataset(SliceThickness="thin")), "slice_thickness_mm"),
     ]
+
+
+def plain_slice() -> Case:
+    """A slice as a CT scanner writes it (512 x 512 JPEG): the baseline of the budget bench."""
+    return Case("plain-512.jpg", encode(synthetic_slice(1, 1, size=512), "JPEG", quality=90), "")
 
 
 def at_the_limit() -> list[Case]:
