@@ -45,7 +45,15 @@ def classify_scan(self, scan_id: int) -> None:
         )
     except TRANSIENT_ERRORS as exc:
         if self.request.retries >= MAX_RETRIES:
-            scan_fail_by_id(scan_id=scan_id, reason=f"Gave up after retries: {exc}")
+            # The cause goes to the log; the reason is what the page shows the user.
+            logger.warning("Scan %s: giving up after %s retries: %r", scan_id, MAX_RETRIES, exc)
+            scan_fail_by_id(
+                scan_id=scan_id,
+                reason=(
+                    f"The database or the file store could not be reached after "
+                    f"{MAX_RETRIES + 1} tries. Try again later."
+                ),
+            )
             return
         raise self.retry(exc=exc, countdown=2**self.request.retries) from exc
 

@@ -91,3 +91,26 @@ def test_a_worker_keeps_its_database_connection_between_tasks(transactional_db):
     connection.close_at = 0  # older than KIDNEYWEB_DB_CONN_MAX_AGE: closed, then renewed
     reuse_database_connections(sender=_WorkerTask)
     assert connection.connection is None
+
+
+def test_a_scan_the_workers_give_up_on_says_why_in_plain_words(
+    alice, make_scan, monkeypatch, caplog
+):
+    from django.db import OperationalError
+
+    from scans import tasks
+
+    def unreachable(*, scan_id):
+        raise OperationalError("could not connect to server: Connection refused (0x2f)")
+
+    monkeypatch.setattr(tasks, "scan_classify", unreachable)
+    scan = make_scan(alice, status=Scan.Status.QUEUED)
+
+    classify_scan.apply(args=(scan.pk,), retries=tasks.MAX_RETRIES)  # the last try
+
+    scan.refresh_from_db()
+    assert scan.status == Scan.Status.FAILED
+    assert scan.failure_reason == (
+        "The database or the file store could not be reached after 6 tries. Try again later."
+    )
+    assert "Connection refused" in caplog.text  # the cause is in the log, not on the page
