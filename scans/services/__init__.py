@@ -14,12 +14,3 @@ Services take the acting user (``actor``) and, where the write is audited, the
 address of the request (``ip``): never the request itself, so the pages, the API,
 the admin and the commands call them alike.
 """
-
-# The training commands (train_model, calibrate_model) still import these two from
-# the package; they move to scans.services.model_versions with their own rework.
-from scans.services.model_versions import (
-    model_version_activate,
-    model_versions_sync,
-)
-
-__all__ = ["model_version_activate", "model_versions_sync"]

@@ -12,7 +12,7 @@ from mlcore.evaluation import classification_report, recall_summary
 from mlcore.inference import load_classifier
 from mlcore.ood import OutlierDetector
 from scans.management.training_options import add_data_arguments
-from scans.services import model_version_activate, model_versions_sync
+from scans.services.model_versions import model_version_activate, model_versions_sync
 
 
 class Command(BaseCommand):

@@ -10,7 +10,7 @@ from mlcore.evaluation import recall_summary
 from mlcore.model import WeightsUnavailableError
 from mlcore.training import TrainConfig, train
 from scans.management.training_options import add_recipe_arguments, recipe_options
-from scans.services import model_version_activate, model_versions_sync
+from scans.services.model_versions import model_version_activate, model_versions_sync
 
 
 class Command(BaseCommand):
