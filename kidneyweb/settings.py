@@ -69,6 +69,7 @@ MIDDLEWARE = [
     "scans.middleware.ContentSecurityPolicyMiddleware",
     "scans.middleware.DatabaseUnavailableMiddleware",  # above sessions and auth: 503, not 500
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",  # after sessions, before common
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -169,7 +170,15 @@ CSRF_FAILURE_VIEW = "scans.errors.csrf_failure"  # the styled 403 page; JSON und
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
-LANGUAGE_CODE = "en-us"
+# English unless the browser's Accept-Language or the switcher's cookie says Indonesian.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("id", "Bahasa Indonesia")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["kidneyweb.formats"]  # per-language dates: kidneyweb/formats/<code>/
+LANGUAGE_COOKIE_AGE = 365 * 24 * 60 * 60
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
+LANGUAGE_COOKIE_HTTPONLY = True  # read by the server only: the JavaScript catalogue is served
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

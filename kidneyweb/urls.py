@@ -3,6 +3,8 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.views.decorators.http import require_POST
+from django.views.i18n import JavaScriptCatalog, set_language
 
 from scans.account_views import LogoutView
 from scans.views import PasswordChangeView
@@ -20,6 +22,9 @@ urlpatterns = [
         auth_views.PasswordChangeDoneView.as_view(),
         name="password_change_done",
     ),
+    # The header's language switcher posts here; a GET would change nothing.
+    path("i18n/setlang/", require_POST(set_language), name="set_language"),
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("scans.api.urls")),
     path("", include("scans.urls")),

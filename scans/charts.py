@@ -23,7 +23,8 @@ def probability_bars(scan: Scan) -> list[dict]:
         bars.append(
             {
                 "label": label,
-                "percent": f"{100 * probability:.1f}",
+                "probability": probability,  # shown with the percent filter (per language)
+                "percent": f"{100 * probability:.1f}",  # a CSS width, always with a dot
                 "width": f"{CHART_BAR_WIDTH * probability:.1f}",
                 "y": row * CHART_ROW_HEIGHT,
                 "winner": label == prediction.label,

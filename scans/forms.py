@@ -29,8 +29,8 @@ class MultipleFileField(forms.FileField):
             raise forms.ValidationError(self.error_messages["required"], code="required")
         if len(files) > settings.MAX_FILES_PER_UPLOAD:
             raise forms.ValidationError(
-                f"At most {settings.MAX_FILES_PER_UPLOAD} files per upload; "
-                f"{len(files)} were sent.",
+                _("At most %(limit)d files per upload; %(sent)d were sent.")
+                % {"limit": settings.MAX_FILES_PER_UPLOAD, "sent": len(files)},
                 code="too_many",
             )
         # Content is checked by scans.services.uploads.upload_check, not here: a form field
@@ -40,25 +40,25 @@ class MultipleFileField(forms.FileField):
 
 class UploadForm(forms.Form):
     files = MultipleFileField(
-        label="CT slices",
-        help_text="JPEG, PNG or DICOM, one or several files.",
+        label=_("CT slices"),
+        help_text=_("JPEG, PNG or DICOM, one or several files."),
     )
     window_level = forms.FloatField(
-        label="DICOM window level (HU)",
+        label=_("DICOM window level (HU)"),
         required=False,
-        help_text="DICOM only; default 40 (abdomen), as the model was trained.",
+        help_text=_("DICOM only; default 40 (abdomen), as the model was trained."),
     )
     window_width = forms.FloatField(
-        label="DICOM window width (HU)",
+        label=_("DICOM window width (HU)"),
         required=False,
         min_value=1,
-        help_text="DICOM only; default 400.",
+        help_text=_("DICOM only; default 400."),
     )
     note = forms.CharField(
-        label="Note (optional)",
+        label=_("Note (optional)"),
         max_length=500,
         required=False,
-        help_text="For example a study reference. Do not enter patient names.",
+        help_text=_("For example a study reference. Do not enter patient names."),
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
 
@@ -72,22 +72,24 @@ DATES_REVERSED = _(
 
 class HistoryFilterForm(forms.Form):
     diagnosis = forms.ChoiceField(
-        choices=[("", "Any diagnosis"), *Diagnosis.choices], required=False
+        label=_("Diagnosis"), choices=[("", _("Any diagnosis")), *Diagnosis.choices], required=False
     )
-    status = forms.ChoiceField(choices=[("", "Any status"), *Scan.Status.choices], required=False)
+    status = forms.ChoiceField(
+        label=_("Status"), choices=[("", _("Any status")), *Scan.Status.choices], required=False
+    )
     date_from = forms.DateField(
-        label="From",
+        label=_("From"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
         error_messages={"invalid": DATE_INVALID},
     )
     date_to = forms.DateField(
-        label="To",
+        label=_("To"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
         error_messages={"invalid": DATE_INVALID},
     )
-    q = forms.CharField(label="Search", max_length=100, required=False)
+    q = forms.CharField(label=_("Search"), max_length=100, required=False)
 
     def clean(self):
         data = super().clean()
@@ -112,15 +114,18 @@ class HistoryFilterForm(forms.Form):
 
 
 class WorklistFilterForm(forms.Form):
-    show = forms.ChoiceField(label="Show", choices=list(WORKLIST_SHOWS.items()), required=False)
+    show = forms.ChoiceField(label=_("Show"), choices=list(WORKLIST_SHOWS.items()), required=False)
     ai_label = forms.ChoiceField(
-        label="AI reading", choices=[("", "Any reading"), *Diagnosis.choices], required=False
+        label=_("AI reading"), choices=[("", _("Any reading")), *Diagnosis.choices], required=False
     )
-    model_version = forms.ChoiceField(label="Model version", required=False)
+    model_version = forms.ChoiceField(label=_("Model version"), required=False)
 
     def __init__(self, *args, versions: list[str], **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["model_version"].choices = [("", "All versions"), *[(v, v) for v in versions]]
+        self.fields["model_version"].choices = [
+            ("", _("All versions")),
+            *[(v, v) for v in versions],
+        ]
 
     def filters(self) -> dict:
         """The selector's keyword arguments; invalid fields (shown as errors) are ignored."""
@@ -131,7 +136,7 @@ class WorklistFilterForm(forms.Form):
 class ReviewForm(forms.Form):
     verdict = forms.ChoiceField(choices=Review.VERDICTS)
     comment = forms.CharField(
-        label="Comment (optional)",
+        label=_("Comment (optional)"),
         required=False,
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -140,19 +145,22 @@ class ReviewForm(forms.Form):
 
 class DashboardFilterForm(forms.Form):
     days = forms.TypedChoiceField(
-        label="Period",
+        label=_("Period"),
         coerce=int,
         choices=[
-            (7, "Last 7 days"),
-            (30, "Last 30 days"),
-            (90, "Last 90 days"),
-            (365, "Last year"),
+            (7, _("Last 7 days")),
+            (30, _("Last 30 days")),
+            (90, _("Last 90 days")),
+            (365, _("Last year")),
         ],
         initial=30,
         required=False,
     )
-    model_version = forms.ChoiceField(label="Model version", required=False)
+    model_version = forms.ChoiceField(label=_("Model version"), required=False)
 
     def __init__(self, *args, versions: list[str], **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["model_version"].choices = [("", "All versions"), *[(v, v) for v in versions]]
+        self.fields["model_version"].choices = [
+            ("", _("All versions")),
+            *[(v, v) for v in versions],
+        ]

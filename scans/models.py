@@ -5,29 +5,31 @@ from pathlib import PurePath
 
 from django.conf import settings
 from django.db import models
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 
 class Diagnosis(models.TextChoices):
     """The four classes of the model, in its output order."""
 
-    CYST = "Cyst", "Cyst"
-    NORMAL = "Normal", "Normal"
-    STONE = "Stone", "Stone"
-    TUMOR = "Tumor", "Tumor"
+    CYST = "Cyst", _("Cyst")
+    NORMAL = "Normal", _("Normal")
+    STONE = "Stone", _("Stone")
+    TUMOR = "Tumor", _("Tumor")
 
 
 # Plain-language descriptions shown on the result page next to the AI's label.
 DIAGNOSIS_DESCRIPTIONS = {
-    Diagnosis.CYST: (
+    Diagnosis.CYST: _(
         "A fluid-filled sac in the kidney. Simple cysts are common and usually "
         "harmless; complex cysts may need follow-up imaging."
     ),
-    Diagnosis.NORMAL: "No cyst, stone or tumour seen by the model in this slice.",
-    Diagnosis.STONE: (
+    Diagnosis.NORMAL: _("No cyst, stone or tumour seen by the model in this slice."),
+    Diagnosis.STONE: _(
         "A hard mineral deposit (calculus) in the kidney, bright on CT. Small "
         "stones may pass on their own; larger ones can block urine flow."
     ),
-    Diagnosis.TUMOR: (
+    Diagnosis.TUMOR: _(
         "A solid mass in the kidney. Many renal masses need further imaging "
         "or a specialist's assessment to tell benign from malignant."
     ),
@@ -40,10 +42,10 @@ class ReadingState(models.TextChoices):
 
     # Refused: not like the CT slices the model learnt from. No kidney label and no
     # confidence are shown anywhere for it.
-    NOT_A_CT = "not_a_ct", "Not a CT slice"
+    NOT_A_CT = "not_a_ct", _("Not a CT slice")
     # Less confident than the version's threshold: a reading that needs a review.
-    UNCERTAIN = "uncertain", "Uncertain — needs review"
-    CONFIDENT = "confident", "Confident"
+    UNCERTAIN = "uncertain", _("Uncertain — needs review")
+    CONFIDENT = "confident", _("Confident")
 
 
 class ModelVersion(models.Model):
@@ -93,10 +95,10 @@ def heatmap_upload_path(prediction: Prediction, filename: str) -> str:
 
 class Scan(models.Model):
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        PROCESSING = "processing", "Processing"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+        QUEUED = "queued", _("Queued")
+        PROCESSING = "processing", _("Processing")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
     image = models.FileField(upload_to=scan_upload_path, max_length=200)
@@ -209,9 +211,9 @@ class Review(models.Model):
     # the model should have refused.
     NOT_A_CT = "not_a_ct"
     VERDICTS = [
-        (CONFIRMED, "Confirmed"),
-        (NOT_A_CT, "Not a kidney CT slice"),
-        *[(d.value, f"Corrected to {d.label}") for d in Diagnosis],
+        (CONFIRMED, _("Confirmed")),
+        (NOT_A_CT, _("Not a kidney CT slice")),
+        *[(d.value, format_lazy(_("Corrected to {label}"), label=d.label)) for d in Diagnosis],
     ]
 
     scan = models.ForeignKey(Scan, on_delete=models.CASCADE, related_name="reviews")
@@ -247,23 +249,26 @@ class AuditEvent(models.Model):
     """Append-only record of who did what, to which object, when and from where."""
 
     class Action(models.TextChoices):
-        LOGIN = "login", "Logged in"
-        LOGOUT = "logout", "Logged out"
-        LOGIN_FAILED = "login_failed", "Failed log in"
-        LOCKED_OUT = "locked_out", "Locked out after failed log-ins"
-        UPLOAD = "upload", "Uploaded a scan"
-        VIEW_RESULT = "view_result", "Viewed a result"
-        VIEW_IMAGE = "view_image", "Viewed an image"
-        REVIEW = "review", "Reviewed a scan"
-        DELETE = "delete", "Deleted a scan"
-        EXPORT = "export", "Exported scans"
-        RECLASSIFY = "reclassify", "Sent scans to be read again"
-        ACTIVATE_MODEL = "activate_model", "Activated a model version"
-        API_TOKEN = "api_token", "Created an API token"
-        CHANGE = "change", "Changed a record in the admin"
-        DELETE_USER = "delete_user", "Deleted a user"
-        PASSWORD_CHANGE_FAILED = "password_change_failed", "Failed password change (wrong password)"
-        PASSWORD_CHANGE_BLOCKED = "password_change_blocked", "Password change blocked"
+        LOGIN = "login", _("Logged in")
+        LOGOUT = "logout", _("Logged out")
+        LOGIN_FAILED = "login_failed", _("Failed log in")
+        LOCKED_OUT = "locked_out", _("Locked out after failed log-ins")
+        UPLOAD = "upload", _("Uploaded a scan")
+        VIEW_RESULT = "view_result", _("Viewed a result")
+        VIEW_IMAGE = "view_image", _("Viewed an image")
+        REVIEW = "review", _("Reviewed a scan")
+        DELETE = "delete", _("Deleted a scan")
+        EXPORT = "export", _("Exported scans")
+        RECLASSIFY = "reclassify", _("Sent scans to be read again")
+        ACTIVATE_MODEL = "activate_model", _("Activated a model version")
+        API_TOKEN = "api_token", _("Created an API token")
+        CHANGE = "change", _("Changed a record in the admin")
+        DELETE_USER = "delete_user", _("Deleted a user")
+        PASSWORD_CHANGE_FAILED = (
+            "password_change_failed",
+            _("Failed password change (wrong password)"),
+        )
+        PASSWORD_CHANGE_BLOCKED = "password_change_blocked", _("Password change blocked")
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL

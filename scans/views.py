@@ -15,6 +15,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonRe
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from scans.access import scan_can_delete, scan_get_or_404, scan_get_to_delete
@@ -224,7 +225,11 @@ def scan_delete(request: HttpRequest, scan_id: int) -> HttpResponse:
     scan = scan_get_to_delete(user=request.user, scan_id=scan_id)
     if request.method == "POST":
         uploads.scan_delete(scan=scan, actor=request.user, ip=client_ip(request))
-        messages.success(request, f"Scan {scan_id} ({scan.original_name}) was deleted.")
+        messages.success(
+            request,
+            gettext("Scan %(id)s (%(name)s) was deleted.")
+            % {"id": scan_id, "name": scan.original_name},
+        )
         return redirect("home")
     return render(request, "scans/confirm_delete.html", {"scan": scan})
 
@@ -307,7 +312,7 @@ def review(request: HttpRequest, scan_id: int) -> HttpResponse:
             except ValueError as exc:  # "confirmed" on a refused image: no label to confirm
                 form.add_error("verdict", str(exc))
             else:
-                messages.success(request, f"Scan {scan.pk} reviewed.")
+                messages.success(request, gettext("Scan %(id)s reviewed.") % {"id": scan.pk})
                 waiting = worklist.filter(review__isnull=True).first()
                 target = reverse("review", args=[waiting.pk]) if waiting else reverse("worklist")
                 return redirect(f"{target}?{query}" if query else target)

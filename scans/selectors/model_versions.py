@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.conf import settings
+from django.utils.translation import gettext, gettext_lazy
 
 from mlcore import versions
 
@@ -58,10 +59,10 @@ def model_version_card(*, metadata: dict) -> dict:
 # A class recognised less often than this on new patients is named on the reading.
 WEAK_RECALL = 0.9
 _NOUNS = {
-    "Cyst": ("a cyst", "cysts"),
-    "Normal": ("a normal slice", "normal slices"),
-    "Stone": ("a stone", "stones"),
-    "Tumor": ("a tumour", "tumours"),
+    "Cyst": (gettext_lazy("a cyst"), gettext_lazy("cysts")),
+    "Normal": (gettext_lazy("a normal slice"), gettext_lazy("normal slices")),
+    "Stone": (gettext_lazy("a stone"), gettext_lazy("stones")),
+    "Tumor": (gettext_lazy("a tumour"), gettext_lazy("tumours")),
 }
 
 
@@ -83,11 +84,19 @@ def reading_caveats(*, prediction, metadata: dict) -> list[str]:
             continue
         one, many = _NOUNS.get(name, (f"a {name} slice", f"{name} slices"))
         found = round(10 * recall)
-        sentence = f"On new patients this model version recognises {found} of 10 {many}"
         mistaken = _most_confused_with(name, confusion)
+        words = {"found": found, "many": many, "one": one}
         if mistaken:
-            sentence += f"; {one} may be read as {_NOUNS.get(mistaken, (mistaken,))[0]}"
-        sentences.append(sentence + ".")
+            words["other"] = _NOUNS.get(mistaken, (mistaken,))[0]
+            sentence = gettext(
+                "On new patients this model version recognises %(found)d of 10 %(many)s; "
+                "%(one)s may be read as %(other)s."
+            )
+        else:
+            sentence = gettext(
+                "On new patients this model version recognises %(found)d of 10 %(many)s."
+            )
+        sentences.append(sentence % words)
     return sentences
 
 

@@ -8,6 +8,7 @@ from datetime import date
 import numpy as np
 from django.db.models import Count, F, Max, Q, QuerySet, Window
 from django.db.models.functions import Lag, Lead, TruncDate
+from django.utils.translation import gettext_lazy
 
 from mlcore.evaluation import classification_report
 from scans.models import Diagnosis, ReadingState, Review, Scan
@@ -59,10 +60,10 @@ def _reviewed_metrics(pairs: list[tuple], labels: list[str]) -> tuple[list, dict
 
 
 WORKLIST_SHOWS = {
-    "": "Every read scan",
-    "unreviewed": "Not reviewed yet",
-    ReadingState.UNCERTAIN: "Uncertain readings",
-    ReadingState.NOT_A_CT: "Not a CT slice (refused)",
+    "": gettext_lazy("Every read scan"),
+    "unreviewed": gettext_lazy("Not reviewed yet"),
+    ReadingState.UNCERTAIN: gettext_lazy("Uncertain readings"),
+    ReadingState.NOT_A_CT: gettext_lazy("Not a CT slice (refused)"),
 }
 
 

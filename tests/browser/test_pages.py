@@ -2,7 +2,8 @@
 no serious or critical axe-core violation, every control reachable by keyboard; and the
 lists that update by themselves (history, batch page) seen updating.
 
-Screenshots: docs/screenshots/<page>-390.png and <page>-1366.png.
+Screenshots: docs/screenshots/<page>-390.png and <page>-1366.png; the main pages in
+Bahasa Indonesia as <page>-id-390.png and <page>-id-1366.png.
 """
 
 from __future__ import annotations
@@ -135,6 +136,44 @@ def test_every_page_fits_the_screen_passes_axe_and_works_by_keyboard(
     for name, url in pages(clinic).items():
         page.goto(f"{live_server.url}{url}")
         failures[name] = check(page, live_server, name, width)
+
+    failed = {name: f for name, f in failures.items() if f}
+    assert not failed, json.dumps(failed, indent=1)
+
+
+INDONESIAN_PAGES = (
+    "history",
+    "upload",
+    "batch",
+    "result",
+    "result-refused",
+    "report",
+    "worklist",
+    "review",
+    "dashboard",
+    "model-card",
+)
+
+
+@pytest.mark.parametrize("width", [PHONE, LAPTOP])
+def test_main_pages_in_indonesian_through_the_switcher(
+    browser_page, log_in, live_server, rita, password, clinic, width
+):
+    page = browser_page
+    page.set_viewport_size({"width": width, "height": 900})
+    log_in(page, live_server, rita, password)
+    if width == PHONE:  # the switcher sits in the folded menu
+        page.get_by_role("button", name="Menu").click()
+    page.get_by_label("Language").select_option("id")
+    page.get_by_role("button", name="Change").click()
+    expect(page.locator("html")).to_have_attribute("lang", "id")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Pindaian saya")
+
+    failures = {}
+    urls = pages(clinic)
+    for name in INDONESIAN_PAGES:
+        page.goto(f"{live_server.url}{urls[name]}")
+        failures[name] = check(page, live_server, f"{name}-id", width)
 
     failed = {name: f for name, f in failures.items() if f}
     assert not failed, json.dumps(failed, indent=1)

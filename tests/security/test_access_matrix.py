@@ -68,6 +68,8 @@ ACCESS: dict[str, Access] = {
     "login": Access(PUBLIC, {"GET": 200, "POST": 302, "PUT": 200}),
     "logout": Access(PUBLIC, {"POST": 302}),
     "signup": Access(PUBLIC, {"GET": 200, "POST": 302}),  # with KIDNEYWEB_ALLOW_SIGNUP=1
+    "set_language": Access(PUBLIC, {"POST": 302}),  # the header's language switcher
+    "javascript-catalog": Access(PUBLIC, {"GET": 200}),  # the scripts' translations
     "home": Access(PAGE, {"GET": 200}),
     "upload": Access(PAGE, {"GET": 200, "POST": 302}),
     "password_change": Access(PAGE, {"GET": 200, "POST": 302, "PUT": 200}),
@@ -240,6 +242,7 @@ class World:
             "signup": {"username": "eve", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
             "password_change": {"old_password": self.password, **new_password},
             "review": {"verdict": "confirmed"},
+            "set_language": {"language": "id"},
         }.get(route.key, {})
 
 
@@ -511,7 +514,9 @@ def test_session_write_with_csrf_token_goes_through(world, route, method):
     )
 
     assert_status(response, route.access.allowed[method], route)
-    if method != "PUT":  # an empty form (see ACCESS)
+    if route.key == "set_language":  # the choice lives in a cookie, not the database
+        assert response.cookies[settings.LANGUAGE_COOKIE_NAME].value == "id"
+    elif method != "PUT":  # an empty form (see ACCESS)
         assert snapshot() != before
 
 
