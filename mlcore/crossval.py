@@ -43,6 +43,7 @@ from mlcore.training import (
     predict_decoded,
     prepare_data,
     recipe,
+    recipe_defaults,
 )
 
 # Readings at or above the threshold should be right this often (held-out slices):
@@ -176,9 +177,11 @@ def summary_for_version(out_dir: Path, metadata: dict) -> dict:
         summary = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise data.DatasetError(f"No cross-validation summary at {path}: {exc}") from exc
-    training = metadata.get("training", {})
-    mine = {key: value for key, value in training.items() if key in summary["recipe"]}
-    differs = sorted(k for k in summary["recipe"] if mine.get(k) != summary["recipe"][k])
+    # An option either side did not record (it came later) was at its default.
+    defaults = recipe_defaults()
+    theirs = {**defaults, **summary["recipe"]}
+    mine = {**defaults, **metadata.get("training", {})}
+    differs = sorted(key for key in theirs if mine.get(key) != theirs[key])
     if differs:
         raise data.DatasetError(
             f"{path} cross-validated another recipe than version {metadata.get('version')} "

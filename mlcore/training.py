@@ -6,7 +6,7 @@ import math
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import MISSING, asdict, dataclass, fields, replace
 from pathlib import Path
 
 import keras
@@ -88,6 +88,17 @@ NOT_RECIPE = ("data_dirs", "models_dir", "val_fold", "folds", "val_fraction")
 def recipe(config: TrainConfig) -> dict:
     """The options that decide what is learnt, as JSON (compared across runs)."""
     return {key: _jsonable(value) for key, value in asdict(config).items() if key not in NOT_RECIPE}
+
+
+def recipe_defaults() -> dict:
+    """Every recipe option's default, as JSON: what a run recorded before the option
+    existed (--body-crop came after some cross-validations and versions) was
+    trained with."""
+    return {
+        field.name: _jsonable(field.default)
+        for field in fields(TrainConfig)
+        if field.name not in NOT_RECIPE and field.default is not MISSING
+    }
 
 
 @dataclass

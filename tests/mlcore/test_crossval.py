@@ -93,6 +93,19 @@ def test_a_version_of_the_recipe_on_every_slice_can_take_its_calibration(crossva
         summary_for_version(out_dir, other_data)
 
 
+def test_an_option_one_side_did_not_record_counts_as_its_default(crossvalidated, tmp_path):
+    # A summary written before --body-crop existed cross-validated body_crop off.
+    _, _, summary, _ = crossvalidated
+    recipe = {key: value for key, value in summary["recipe"].items() if key != "body_crop"}
+    (tmp_path / "summary.json").write_text(json.dumps(dict(summary, recipe=recipe)))
+    training = dict(summary["recipe"], body_crop=False)
+    cropping = dict(summary["recipe"], body_crop=True)
+
+    assert summary_for_version(tmp_path, {"training": training, "dataset": summary["data"]})
+    with pytest.raises(data.DatasetError, match=r"\(differs in: body_crop\)"):
+        summary_for_version(tmp_path, {"training": cropping, "dataset": summary["data"]})
+
+
 def test_an_unfinished_cross_validation_cannot_calibrate(crossvalidated, tmp_path):
     summary = crossvalidated[2]
     (tmp_path / "summary.json").write_text(json.dumps(dict(summary, folds_done=[0])))
