@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from django.utils.translation import gettext
 
 from scans.models import Scan
 from scans.selectors.scans import scan_get_for_user
@@ -19,7 +20,7 @@ def scan_get_or_404(*, user, scan_id: int) -> Scan:
     try:
         return scan_get_for_user(user=user, scan_id=scan_id)
     except Scan.DoesNotExist:
-        raise Http404("No such scan.") from None
+        raise Http404(gettext("No such scan.")) from None
 
 
 def scan_can_delete(*, user, scan: Scan) -> bool:
@@ -32,5 +33,5 @@ def scan_get_to_delete(*, user, scan_id: int) -> Scan:
     """The scan if the user may delete it; 404 if they may not see it, else 403."""
     scan = scan_get_or_404(user=user, scan_id=scan_id)
     if not scan_can_delete(user=user, scan=scan):
-        raise PermissionDenied("Only the scan's owner or an administrator may delete it.")
+        raise PermissionDenied(gettext("Only the scan's owner or an administrator may delete it."))
     return scan

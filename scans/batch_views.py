@@ -29,7 +29,7 @@ def upload_batch(request: HttpRequest, batch_id: int) -> HttpResponse:
     try:
         batch = upload_batch_get_for_user(user=request.user, batch_id=batch_id)
     except UploadBatch.DoesNotExist:
-        raise Http404("No such upload.") from None
+        raise Http404(_("No such upload.")) from None
     ids = [entry["scan"] for entry in batch.files if entry.get("scan")]
     scans = scans_visible_to(user=request.user).in_bulk(ids)
     rows = [{**entry, "object": scans.get(entry.get("scan"))} for entry in batch.files]

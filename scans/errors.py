@@ -12,6 +12,7 @@ from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError, TooManyFilesSent
 from django.shortcuts import render
+from django.utils.translation import gettext
 from django.views import csrf, defaults
 from rest_framework import exceptions
 
@@ -71,18 +72,17 @@ def _reason(exception: Exception | None) -> str:
 
 def _bad_request_reason(exception: Exception) -> str:
     if isinstance(exception, TooManyFilesSent):
-        return (
-            f"At most {settings.MAX_FILES_PER_UPLOAD} files per upload: "
-            "please send them in smaller groups."
-        )
+        return gettext(
+            "At most %(limit)d files per upload: please send them in smaller groups."
+        ) % {"limit": settings.MAX_FILES_PER_UPLOAD}
     if isinstance(exception, MultiPartParserError):
-        return (
+        return gettext(
             "The upload could not be read: the form data was malformed or cut off. "
             "Please choose the files and send them again."
         )
     if isinstance(exception, RequestDataTooBig | TooManyFieldsSent):
-        return "The request was larger than this server accepts."
-    return "The request could not be understood."
+        return gettext("The request was larger than this server accepts.")
+    return gettext("The request could not be understood.")
 
 
 def _api_error(detail: str, status: int) -> JsonResponse:

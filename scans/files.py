@@ -7,6 +7,7 @@ from pathlib import PurePath
 
 from django.db.models.fields.files import FieldFile
 from django.http import FileResponse, Http404
+from django.utils.translation import gettext
 
 from scans.models import Scan
 
@@ -24,7 +25,7 @@ def private_file(field: FieldFile, content_type: str | None) -> FileResponse:
     try:
         handle = field.open("rb")
     except FileNotFoundError:
-        raise Http404("The stored file is missing.") from None
+        raise Http404(gettext("The stored file is missing.")) from None
     response = FileResponse(handle, content_type=content_type)
     response["Content-Disposition"] = "inline"
     return response

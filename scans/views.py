@@ -54,7 +54,7 @@ def model_card(request: HttpRequest) -> HttpResponse:
     else:
         metadata = _active_model()
     if not metadata:
-        raise Http404("No such model version.")
+        raise Http404(gettext("No such model version."))
     return render(request, "scans/model_card.html", model_version_card(metadata=metadata))
 
 
@@ -151,7 +151,7 @@ def scan_report(request: HttpRequest, scan_id: int) -> HttpResponse:
     """A printable result: image, heatmap, reading, probabilities, model, verdict."""
     scan = scan_get_or_404(user=request.user, scan_id=scan_id)
     if scan.status != Scan.Status.DONE or scan.prediction is None:
-        raise Http404("This scan has no result to report yet.")
+        raise Http404(gettext("This scan has no result to report yet."))
     audit_request(request, action=AuditEvent.Action.VIEW_RESULT, obj=scan, report=True)
     metadata = model_version_metadata(
         version=scan.prediction.model_version_id, models_dir=settings.MODELS_DIR
@@ -181,7 +181,7 @@ def scan_image(request: HttpRequest, scan_id: int) -> FileResponse:
 def scan_thumbnail(request: HttpRequest, scan_id: int) -> FileResponse:
     scan = scan_get_or_404(user=request.user, scan_id=scan_id)
     if not scan.thumbnail:
-        raise Http404("No thumbnail.")
+        raise Http404(gettext("No thumbnail."))
     return private_file(scan.thumbnail, "image/png")
 
 
@@ -191,7 +191,7 @@ def scan_heatmap(request: HttpRequest, scan_id: int) -> FileResponse:
     """The Grad-CAM overlay of the scan's current reading."""
     scan = scan_get_or_404(user=request.user, scan_id=scan_id)
     if scan.prediction is None or not scan.prediction.heatmap:
-        raise Http404("No heatmap for this scan.")
+        raise Http404(gettext("No heatmap for this scan."))
     return private_file(scan.prediction.heatmap, "image/png")
 
 
@@ -246,7 +246,7 @@ def scan_retry(request: HttpRequest, scan_id: int) -> HttpResponse:
 def signup(request: HttpRequest) -> HttpResponse:
     """Self-registration, only when KIDNEYWEB_ALLOW_SIGNUP=1; staff create users otherwise."""
     if not settings.ALLOW_SIGNUP:
-        raise Http404("Sign-up is disabled: ask an administrator for an account.")
+        raise Http404(gettext("Sign-up is disabled: ask an administrator for an account."))
     form = UserCreationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         login(request, form.save(), backend="django.contrib.auth.backends.ModelBackend")
@@ -293,7 +293,7 @@ def review(request: HttpRequest, scan_id: int) -> HttpResponse:
     """
     scan = scan_get_or_404(user=request.user, scan_id=scan_id)
     if scan.status != Scan.Status.DONE or scan.prediction is None:
-        raise Http404("This scan has no AI reading to review.")
+        raise Http404(gettext("This scan has no AI reading to review."))
     _, worklist, query = _worklist(request)
     previous, following = worklist_neighbours(worklist=worklist, scan_id=scan.pk)
     form = ReviewForm(request.POST or None)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http.multipartparser import TooManyFilesSent
+from django.utils.translation import gettext
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
@@ -40,7 +41,12 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     from rest_framework.views import exception_handler
 
     if isinstance(exc, TooManyFilesSent):
-        exc = exceptions.ParseError(f"At most {settings.MAX_FILES_PER_UPLOAD} files per upload.")
+        exc = exceptions.ParseError(
+            gettext("At most %(limit)d files per upload.")
+            % {"limit": settings.MAX_FILES_PER_UPLOAD}
+        )
     elif isinstance(exc, RequestDataTooBig | TooManyFieldsSent):
-        exc = exceptions.ParseError("The request body is too large or has too many fields.")
+        exc = exceptions.ParseError(
+            gettext("The request body is too large or has too many fields.")
+        )
     return exception_handler(exc, context)

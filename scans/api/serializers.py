@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.urls import reverse
+from django.utils.translation import gettext
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -166,13 +167,16 @@ class UploadSerializer(serializers.Serializer):
         if hasattr(data, "getlist"):
             repeated = [name for name in SINGLE_VALUED if len(data.getlist(name)) > 1]
             if repeated:
-                raise serializers.ValidationError({name: ["Send it once."] for name in repeated})
+                raise serializers.ValidationError(
+                    {name: [gettext("Send it once.")] for name in repeated}
+                )
         return super().to_internal_value(data)
 
     def validate_files(self, files: list) -> list:
         if len(files) > settings.MAX_FILES_PER_UPLOAD:
             raise serializers.ValidationError(
-                f"At most {settings.MAX_FILES_PER_UPLOAD} files per upload; {len(files)} were sent."
+                gettext("At most %(limit)d files per upload; %(sent)d were sent.")
+                % {"limit": settings.MAX_FILES_PER_UPLOAD, "sent": len(files)}
             )
         return files
 

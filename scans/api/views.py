@@ -6,6 +6,7 @@ import re
 
 from django.conf import settings
 from django.http import FileResponse
+from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, status
@@ -55,10 +56,10 @@ class ScanPagination(PageNumberPagination):
         # ASCII digits only: str.isdigit() also admits "²", which int() refuses (a 500);
         # a number of many digits is simply more than the most (int() refuses > 4,300).
         if len(values) > 1 or not WHOLE_NUMBER.fullmatch(values[0]):
-            raise exceptions.ValidationError({"page_size": ["A positive whole number."]})
+            raise exceptions.ValidationError({"page_size": [gettext("A positive whole number.")]})
         size = int(values[0]) if len(values[0]) <= 9 else self.max_page_size
         if size < 1:
-            raise exceptions.ValidationError({"page_size": ["A positive whole number."]})
+            raise exceptions.ValidationError({"page_size": [gettext("A positive whole number.")]})
         return min(size, self.max_page_size)
 
     def get_schema_operation_parameters(self, view) -> list[dict]:
@@ -118,10 +119,10 @@ class ScanListView(generics.GenericAPIView):
     )
     def post(self, request: Request) -> Response:
         if not request.user.has_perm("scans.add_scan"):
-            raise exceptions.PermissionDenied("This account may not upload scans.")
+            raise exceptions.PermissionDenied(gettext("This account may not upload scans."))
         upload = UploadSerializer(data=request.data)
         if not upload.is_valid():
-            body = {"detail": "The upload is not valid.", "errors": upload.errors}
+            body = {"detail": gettext("The upload is not valid."), "errors": upload.errors}
             return Response(body, status=status.HTTP_400_BAD_REQUEST)
         result = scans_upload(
             owner=request.user,
@@ -133,10 +134,13 @@ class ScanListView(generics.GenericAPIView):
         )
         rejected = [{"name": r.name, "reason": r.reason} for r in result.rejected]
         if result.server_fault:
-            body = {"detail": "The server could not store the files.", "rejected": rejected}
+            body = {
+                "detail": gettext("The server could not store the files."),
+                "rejected": rejected,
+            }
             return Response(body, status=status.HTTP_503_SERVICE_UNAVAILABLE)
         if not result.scans:
-            body = {"detail": "No file was accepted.", "rejected": rejected}
+            body = {"detail": gettext("No file was accepted."), "rejected": rejected}
             return Response(body, status=status.HTTP_400_BAD_REQUEST)
         scans = self.get_serializer(result.scans, many=True).data
         return Response({"scans": scans, "rejected": rejected}, status=status.HTTP_202_ACCEPTED)

@@ -97,3 +97,20 @@ def test_javascript_catalogue_loads_before_the_scripts_that_use_it(client, alice
     client.force_login(alice)
     page = client.get(reverse("upload")).content.decode()
     assert page.index(reverse("javascript-catalog")) < page.index("scans/upload.js")
+
+
+def test_refusal_reasons_of_error_pages_are_translated(client, alice):
+    client.force_login(alice)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "id"
+    page = client.get(reverse("scan_detail", args=[999_999]))
+    assert page.status_code == 404
+    assert "Pindaian tidak ditemukan." in page.content.decode()
+
+
+def test_api_errors_follow_accept_language(client, alice):
+    client.force_login(alice)
+    answer = client.get(
+        reverse("api-scan-list"), {"page_size": "x"}, headers={"accept-language": "id"}
+    )
+    assert answer.status_code == 400
+    assert answer.json() == {"page_size": ["Harus bilangan bulat positif."]}
