@@ -65,12 +65,19 @@ def test_model_card_lists_every_fold_and_the_mean(client, alice, crossvalidated_
     assert "Stone recall" in html
 
 
-def test_a_version_without_cross_validation_says_so(client, alice, two_versions):
+def test_a_version_without_cross_validation_says_so(
+    client, alice, settings, tiny_version, tmp_path
+):
+    # The tiny training's version was validated on one held-out split only.
+    root = tmp_path / "models"
+    shutil.copytree(tiny_version, root / tiny_version.name)
+    (root / "ACTIVE").write_text(f"{tiny_version.name}\n")
+    settings.MODELS_DIR = root
     client.force_login(alice)
 
-    html = client.get(reverse("model_card") + f"?version={OLD}").content.decode()
+    html = client.get(reverse("model_card") + f"?version={tiny_version.name}").content.decode()
 
-    assert f"Model version {OLD}" in html
+    assert f"Model version {tiny_version.name}" in html
     assert "was not cross-validated over patient blocks" in html
 
 

@@ -195,42 +195,61 @@ def test_without_a_setting_the_model_versions_threshold_is_used(alice, make_scan
     assert scan.prediction.uncertain is (scan.prediction.confidence < classifier.uncertain_below)
 
 
-def test_calibrate_model_writes_a_calibrated_version_with_the_same_weights(
-    two_versions, sample_dir
-):
-    out = io.StringIO()
-    # OLD was trained on the sample with a held-out block (NEW on every slice).
-    call_command("calibrate_model", "--data-dir", str(sample_dir), "--model", OLD, stdout=out)
+@pytest.fixture
+def held_out_version(settings, tiny_version, tmp_path):
+    """A models folder holding a version trained with a held-out split (the tiny
+    training: synthetic slices, a third held out, one broken file), and its data."""
+    import shutil
 
-    derived = [v for v in versions.list_versions(two_versions) if v not in (OLD, NEW)]
-    metadata = versions.read_metadata(two_versions / derived[0])
-    assert metadata["derived_from"] == OLD
-    assert metadata["calibration"]["n_images"] == 319  # 20 %, six Stone repeats kept once
-    assert metadata["calibration"]["ece_after"] < metadata["calibration"]["ece_before"]
-    assert (two_versions / derived[0] / "model.tflite").read_bytes() == (
-        two_versions / OLD / "model.tflite"
+    root = tmp_path / "models"
+    shutil.copytree(tiny_version, root / tiny_version.name)
+    (root / "ACTIVE").write_text(f"{tiny_version.name}\n")
+    settings.MODELS_DIR = root
+    return root, tiny_version.name, tiny_version.parent.parent / "data"
+
+
+def readable_held_out(data_dir):
+    """The held-out items of the tiny training that decode (its broken file does not)."""
+    _, items = data.list_images_in([data_dir])
+    held_out = data.split_items(data.drop_duplicates(items).kept, val_fraction=0.34).validation
+    readable = set(data.decode_images(held_out, 32).paths)
+    return [item for item in held_out if item.path in readable]
+
+
+def test_calibrate_model_writes_a_calibrated_version_with_the_same_weights(held_out_version):
+    root, version, data_dir = held_out_version
+    out = io.StringIO()
+    call_command("calibrate_model", "--data-dir", str(data_dir), "--model", version, stdout=out)
+
+    derived = [v for v in versions.list_versions(root) if v != version]
+    metadata = versions.read_metadata(root / derived[0])
+    assert metadata["derived_from"] == version
+    assert metadata["calibration"]["n_images"] == len(readable_held_out(data_dir))
+    assert metadata["calibration"]["temperature"] > 0
+    assert (root / derived[0] / "model.tflite").read_bytes() == (
+        root / version / "model.tflite"
     ).read_bytes()
-    assert f"Version {derived[0]} (weights of {OLD})" in out.getvalue()
+    assert f"Version {derived[0]} (weights of {version})" in out.getvalue()
 
 
 def test_calibrate_model_can_turn_flip_averaging_off_and_measures_the_version_again(
-    two_versions, sample_dir
+    held_out_version,
 ):
+    root, version, data_dir = held_out_version
     out = io.StringIO()
     call_command(
-        "calibrate_model", "--data-dir", str(sample_dir), "--model", OLD,
+        "calibrate_model", "--data-dir", str(data_dir), "--model", version,
         "--flip-averaging", "off", stdout=out,
     )  # fmt: skip
 
-    derived = next(v for v in versions.list_versions(two_versions) if v not in (OLD, NEW))
-    metadata = versions.read_metadata(two_versions / derived)
+    derived = next(v for v in versions.list_versions(root) if v != version)
+    metadata = versions.read_metadata(root / derived)
     assert metadata["inference"]["flip_averaging"] is False
-    classifier = load_classifier(two_versions / derived)
+    classifier = load_classifier(root / derived)
     assert classifier.flip_averaging is False
-    _, items = data.list_images_in([sample_dir])
-    held_out = data.split_by_number(data.drop_duplicates(items).kept, 0.2).validation
+    held_out = readable_held_out(data_dir)
     predictions = classifier.classify_batch([item.path for item in held_out])
     labels = [data.CLASS_NAMES[item.label] for item in held_out]
     correct = sum(p.label == label for p, label in zip(predictions, labels, strict=True))
-    assert metadata["metrics"]["validation"]["accuracy"] == pytest.approx(correct / 319)
+    assert metadata["metrics"]["validation"]["accuracy"] == pytest.approx(correct / len(held_out))
     assert "(flip averaging off); recall: Cyst" in out.getvalue()
