@@ -114,14 +114,9 @@ class Classifier:
         if not sources:
             return []
         started = time.perf_counter()
-        if self.body_crop:
-            views = [self.read(source) for source in sources]
-            batch = np.stack([view.whole for view in views])
-            inputs = np.stack([view.model_input for view in views])
-        else:
-            batch = np.stack([self.preprocess(source) for source in sources])
-            inputs = self.model_input(batch)
-        probabilities = self.predict_arrays(inputs)
+        views = [self.read(source) for source in sources]
+        batch = np.stack([view.whole for view in views])
+        probabilities = self.predict_arrays(np.stack([view.model_input for view in views]))
         outside = self.outliers.refuse(batch) if self.outliers else np.zeros(len(batch), bool)
         milliseconds = (time.perf_counter() - started) * 1000 / len(sources)
         return [

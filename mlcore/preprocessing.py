@@ -187,17 +187,13 @@ def load_image(
     """Bytes, a path or a file object -> float32 array (image_size, image_size, 3) in
     [0, 1]: the whole slice, or with ``body_mask`` / ``body_crop`` what a network
     trained so reads (:func:`load_views`)."""
-    if not body_crop:
-        image = open_image(source, max_pixels=max_pixels, window=window)
-        array = to_array(to_rgb_or_grey(image), image_size)
-        return mask_outside_body(array) if body_mask else array
     views = load_views(
         source,
         image_size,
         max_pixels=max_pixels,
         window=window,
         body_mask=body_mask,
-        body_crop=True,
+        body_crop=body_crop,
     )
     return views.model_input
 

@@ -6,7 +6,7 @@ import math
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import MISSING, asdict, dataclass, fields, replace
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 
 import keras
@@ -14,7 +14,6 @@ import numpy as np
 import tensorflow as tf
 
 from mlcore import data, versions
-from mlcore.body import mask_batch
 from mlcore.calibration import apply_temperature, calibrate, uncertain_threshold
 from mlcore.evaluation import classification_report
 from mlcore.inference import average_with_mirror
@@ -257,17 +256,11 @@ def prepare_data(config: TrainConfig, log: Log = print) -> PreparedData:
             f"Dropped {len(deduplicated.duplicates)} duplicate image(s) and "
             f"{len(deduplicated.conflicts)} filed under two classes."
         )
-    # Decoded whole (the not-a-CT check reads them so) and as the network reads them.
-    if config.body_crop:
-        # The crop is cut from the full-resolution slice: decoded once for both views.
-        views = {"body_mask": config.body_mask, "body_crop": True}
-        whole_train, train_set = data.decode_views(split.train, config.image_size, **views)
-        whole_val, val_set = data.decode_views(split.validation, config.image_size, **views)
-    else:
-        whole_train = data.decode_images(split.train, config.image_size)
-        whole_val = data.decode_images(split.validation, config.image_size)
-        train_set = _masked(whole_train, config.body_mask)
-        val_set = _masked(whole_val, config.body_mask)
+    # Decoded once, whole (the not-a-CT check reads them so) and as the network reads
+    # them (masked, cropped: the crop is cut from the full-resolution slice).
+    views = {"body_mask": config.body_mask, "body_crop": config.body_crop}
+    whole_train, train_set = data.decode_views(split.train, config.image_size, **views)
+    whole_val, val_set = data.decode_views(split.validation, config.image_size, **views)
     return PreparedData(
         roots=roots,
         items=items,
@@ -279,14 +272,6 @@ def prepare_data(config: TrainConfig, log: Log = print) -> PreparedData:
         whole_val=whole_val,
         fingerprint=data.fingerprint(kept),
     )
-
-
-def _masked(decoded: data.DecodedImages, body_mask: bool) -> data.DecodedImages:
-    """The slices with the outside of the body blacked out: what load_image(...,
-    body_mask=True) gives, without decoding the files again."""
-    if not body_mask or not len(decoded.labels):
-        return decoded
-    return replace(decoded, images=mask_batch(decoded.images))
 
 
 def fit_member(
