@@ -3,14 +3,12 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from django.views.decorators.http import require_POST
-from django.views.i18n import JavaScriptCatalog, set_language
+from django.views.i18n import JavaScriptCatalog
 
-from scans.account_views import LogoutView
-from scans.views import PasswordChangeView
+from scans.account_views import LoginView, LogoutView, PasswordChangeView, language_set
 
 urlpatterns = [
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", LoginView.as_view(), name="login"),
     path("accounts/logout/", LogoutView.as_view(), name="logout"),
     path(
         "accounts/password/",
@@ -22,8 +20,8 @@ urlpatterns = [
         auth_views.PasswordChangeDoneView.as_view(),
         name="password_change_done",
     ),
-    # The header's language switcher posts here; a GET would change nothing.
-    path("i18n/setlang/", require_POST(set_language), name="set_language"),
+    # The header's language switcher posts here (kept with the account when logged in).
+    path("i18n/setlang/", language_set, name="set_language"),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("scans.api.urls")),

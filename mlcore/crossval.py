@@ -1,6 +1,6 @@
 """Patient-block cross-validation: how a recipe reads patients it never saw.
 
-Each fold holds out whole blocks of file numbers (:func:`mlcore.data.split_by_blocks`),
+Each fold holds out whole blocks of file numbers (:func:`mlcore.splits.split_by_blocks`),
 trains the recipe on the rest, and records what the network says about every
 held-out slice (out-of-fold predictions), how many real slices the not-a-CT check
 would refuse, and where the network looks (Grad-CAM mass inside the body). Each

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from scans import batch_views, views
+from scans import account_views, batch_views, review_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -17,11 +17,11 @@ urlpatterns = [
     path("scans/<int:scan_id>/report/", views.scan_report, name="scan_report"),
     path("scans/<int:scan_id>/delete/", views.scan_delete, name="scan_delete"),
     path("scans/<int:scan_id>/retry/", views.scan_retry, name="scan_retry"),
-    path("accounts/signup/", views.signup, name="signup"),
+    path("accounts/signup/", account_views.signup, name="signup"),
     path("model/", views.model_card, name="model_card"),
 ]
 urlpatterns += [
-    path("review/", views.worklist, name="worklist"),
-    path("review/scans/<int:scan_id>/", views.review, name="review"),
-    path("dashboard/", views.dashboard, name="dashboard"),
+    path("review/", review_views.worklist, name="worklist"),
+    path("review/scans/<int:scan_id>/", review_views.review, name="review"),
+    path("dashboard/", review_views.dashboard, name="dashboard"),
 ]

@@ -1,15 +1,8 @@
 from __future__ import annotations
 
-from datetime import timedelta
-from urllib.parse import urlencode
-
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
-from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required, permission_required
-from django.contrib.auth.forms import UserCreationForm
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -20,25 +13,22 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from scans.access import scan_can_delete, scan_get_or_404, scan_get_to_delete
 from scans.audit import audit_request, client_ip
-from scans.charts import CHART_ROW_HEIGHT, dashboard_charts, probability_bars
+from scans.charts import CHART_ROW_HEIGHT, probability_bars
 from scans.files import image_content_type, private_file
 from scans.forms import (
-    DashboardFilterForm,
     HistoryFilterForm,
-    ReviewForm,
     UploadForm,
-    WorklistFilterForm,
 )
-from scans.models import AuditEvent, Diagnosis, ModelVersion, Scan
+from scans.models import AuditEvent, Scan
 from scans.selectors.model_versions import (
     active_model_version,
     model_version_card,
     model_version_metadata,
+    prediction_caveats,
     reading_caveats,
 )
-from scans.selectors.reviews import dashboard_stats, worklist_for_reviewer, worklist_neighbours
 from scans.selectors.scans import scan_counts_for_user, scan_list_for_user
-from scans.services import accounts, batches, readings, reviews, uploads
+from scans.services import batches, readings, uploads
 
 HISTORY_PAGE_SIZE = 20
 
@@ -49,10 +39,7 @@ def model_card(request: HttpRequest) -> HttpResponse:
     """How a model version (the active one unless ?version= names another) reads
     patients it never saw, from its own metadata."""
     version = request.GET.get("version")
-    if version:
-        metadata = model_version_metadata(version=version, models_dir=settings.MODELS_DIR)
-    else:
-        metadata = _active_model()
+    metadata = model_version_metadata(version=version) if version else _active_model()
     if not metadata:
         raise Http404(gettext("No such model version."))
     return render(request, "scans/model_card.html", model_version_card(metadata=metadata))
@@ -133,16 +120,8 @@ def scan_detail(request: HttpRequest, scan_id: int) -> HttpResponse:
     }
     if scan.status == Scan.Status.DONE and scan.prediction:
         context["confidence_percent"] = round(100 * scan.prediction.confidence)
-        context["caveats"] = _caveats(scan.prediction)
+        context["caveats"] = prediction_caveats(prediction=scan.prediction)
     return render(request, "scans/detail.html", context)
-
-
-def _caveats(prediction) -> list[str]:
-    """The sentences naming classes this reading's version often misses."""
-    metadata = model_version_metadata(
-        version=prediction.model_version_id, models_dir=settings.MODELS_DIR
-    )
-    return reading_caveats(prediction=prediction, metadata=metadata)
 
 
 @require_GET
@@ -153,9 +132,7 @@ def scan_report(request: HttpRequest, scan_id: int) -> HttpResponse:
     if scan.status != Scan.Status.DONE or scan.prediction is None:
         raise Http404(gettext("This scan has no result to report yet."))
     audit_request(request, action=AuditEvent.Action.VIEW_RESULT, obj=scan, report=True)
-    metadata = model_version_metadata(
-        version=scan.prediction.model_version_id, models_dir=settings.MODELS_DIR
-    )
+    metadata = model_version_metadata(version=scan.prediction.model_version_id)
     context = {
         "scan": scan,
         "bars": probability_bars(scan),
@@ -242,137 +219,9 @@ def scan_retry(request: HttpRequest, scan_id: int) -> HttpResponse:
     return redirect("scan_detail", scan_id=scan.pk)
 
 
-@require_http_methods(["GET", "POST"])
-def signup(request: HttpRequest) -> HttpResponse:
-    """Self-registration, only when KIDNEYWEB_ALLOW_SIGNUP=1; staff create users otherwise."""
-    if not settings.ALLOW_SIGNUP:
-        raise Http404(gettext("Sign-up is disabled: ask an administrator for an account."))
-    form = UserCreationForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        login(request, form.save(), backend="django.contrib.auth.backends.ModelBackend")
-        return redirect("home")
-    return render(request, "registration/signup.html", {"form": form})
-
-
 def _upload_limits() -> dict:
     return {
         "max_megabytes": f"{settings.MAX_UPLOAD_BYTES / 1024 / 1024:g} MB",
         "max_files": settings.MAX_FILES_PER_UPLOAD,
         "max_bytes": settings.MAX_UPLOAD_BYTES,
     }
-
-
-@require_GET
-@login_required
-@permission_required("scans.review_scan", raise_exception=True)
-def worklist(request: HttpRequest) -> HttpResponse:
-    """Scans to review: unreviewed first, least confident first, refusals apart."""
-    filters, scans, query = _worklist(request)
-    page = Paginator(scans, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
-    context = {"page": page, "filters": filters, "query": query}
-    return render(request, "scans/worklist.html", context)
-
-
-def _worklist(request: HttpRequest):
-    """The worklist's filter form, its scans in review order, and its filters as a
-    query string (carried from page to page of reviews)."""
-    versions = list(ModelVersion.objects.values_list("id", flat=True))
-    filters = WorklistFilterForm(request.GET, versions=versions)
-    chosen = filters.filters()
-    query = urlencode({name: value for name, value in chosen.items() if value})
-    return filters, worklist_for_reviewer(**chosen), query
-
-
-@require_http_methods(["GET", "POST"])
-@login_required
-@permission_required("scans.review_scan", raise_exception=True)
-def review(request: HttpRequest, scan_id: int) -> HttpResponse:
-    """One scan, its AI reading and past reviews; confirm or correct (keys C, 1-4).
-
-    After a verdict the next unreviewed scan of the worklist opens.
-    """
-    scan = scan_get_or_404(user=request.user, scan_id=scan_id)
-    if scan.status != Scan.Status.DONE or scan.prediction is None:
-        raise Http404(gettext("This scan has no AI reading to review."))
-    _, worklist, query = _worklist(request)
-    previous, following = worklist_neighbours(worklist=worklist, scan_id=scan.pk)
-    form = ReviewForm(request.POST or None)
-    if request.method == "POST":
-        if not request.user.has_perm("scans.add_review"):
-            raise PermissionDenied
-        if form.is_valid():
-            try:
-                reviews.review_create(
-                    scan=scan,
-                    reviewer=request.user,
-                    verdict=form.cleaned_data["verdict"],
-                    comment=form.cleaned_data["comment"],
-                    ip=client_ip(request),
-                )
-            except ValueError as exc:  # "confirmed" on a refused image: no label to confirm
-                form.add_error("verdict", str(exc))
-            else:
-                messages.success(request, gettext("Scan %(id)s reviewed.") % {"id": scan.pk})
-                waiting = worklist.filter(review__isnull=True).first()
-                target = reverse("review", args=[waiting.pk]) if waiting else reverse("worklist")
-                return redirect(f"{target}?{query}" if query else target)
-    audit_request(request, action=AuditEvent.Action.VIEW_RESULT, obj=scan)
-    context = {
-        "scan": scan,
-        "form": form,
-        "bars": probability_bars(scan),
-        "chart_height": 4 * CHART_ROW_HEIGHT,
-        "reviews": scan.reviews.select_related("reviewer"),
-        "diagnoses": Diagnosis.values,
-        "query": query,
-        "caveats": _caveats(scan.prediction),
-        "previous": previous,
-        "next": following,
-    }
-    return render(request, "scans/review.html", context, status=400 if form.errors else 200)
-
-
-@require_GET
-@login_required
-@permission_required("scans.view_dashboard", raise_exception=True)
-def dashboard(request: HttpRequest) -> HttpResponse:
-    """How the model performs against the reviewers, and how the platform is used."""
-    filters = DashboardFilterForm(
-        {"days": "30", **request.GET.dict()},
-        versions=list(ModelVersion.objects.values_list("id", flat=True)),
-    )
-    filters.is_valid()
-    days = filters.cleaned_data.get("days") or 30
-    since = timezone.localdate() - timedelta(days=days - 1)
-    stats = dashboard_stats(
-        since=since, model_version=filters.cleaned_data.get("model_version", "")
-    )
-    context = {"filters": filters, "stats": stats, "since": since, **dashboard_charts(stats, since)}
-    return render(request, "scans/dashboard.html", context)
-
-
-class PasswordChangeView(auth_views.PasswordChangeView):
-    """Django's password page, with wrong old passwords audited and limited as log-ins
-    are (KIDNEYWEB_LOGIN_FAILURE_LIMIT per KIDNEYWEB_LOGIN_COOLOFF_MINUTES): a stolen
-    session must not become unlimited guesses at the password."""
-
-    def post(self, request, *args, **kwargs):
-        if accounts.password_change_blocked(user=request.user):
-            return _password_change_blocked(request)
-        return super().post(request, *args, **kwargs)
-
-    def form_invalid(self, form):
-        if form.has_error("old_password") and accounts.password_change_failed(
-            user=self.request.user, ip=client_ip(self.request)
-        ):
-            return _password_change_blocked(self.request)
-        return super().form_invalid(form)
-
-    def form_valid(self, form):
-        accounts.password_change_succeeded(user=self.request.user)
-        return super().form_valid(form)
-
-
-def _password_change_blocked(request: HttpRequest) -> HttpResponse:
-    context = {"failure_limit": settings.AXES_FAILURE_LIMIT, "cooloff": settings.AXES_COOLOFF_TIME}
-    return render(request, "registration/password_change_blocked.html", context, status=429)

@@ -111,9 +111,17 @@ def _most_confused_with(name: str, confusion: dict) -> str | None:
     return other if count else None
 
 
-def model_version_metadata(*, version: str, models_dir: Path) -> dict:
-    """A version's metadata.json, or {} if its folder is gone. Only a version id of the
-    models folder is looked up, never a path (the id may come from a URL)."""
+def prediction_caveats(*, prediction) -> list[str]:
+    """:func:`reading_caveats` of a stored reading, from its own version's metadata."""
+    metadata = model_version_metadata(version=prediction.model_version_id)
+    return reading_caveats(prediction=prediction, metadata=metadata)
+
+
+def model_version_metadata(*, version: str, models_dir: Path | None = None) -> dict:
+    """A version's metadata.json (in ``models_dir``, by default settings.MODELS_DIR),
+    or {} if its folder is gone. Only a version id of the models folder is looked up,
+    never a path (the id may come from a URL)."""
+    models_dir = Path(models_dir or settings.MODELS_DIR)
     if version not in versions.list_versions(models_dir):
         return {}
     try:

@@ -9,7 +9,7 @@ from django.db import transaction
 from rest_framework.authtoken.models import Token
 
 from scans.audit import audit_record
-from scans.models import AuditEvent, Scan
+from scans.models import AccountPreference, AuditEvent, Scan
 from scans.ratelimit import hits_clear, hits_count, hits_get
 from scans.roles import ADMIN, CLINICIAN, ROLES, role_group
 from scans.services.uploads import scans_delete
@@ -120,3 +120,14 @@ def user_delete(*, user, actor=None, ip: str | None = None) -> None:
             user=user.get_username(),
         )
         user.delete()
+
+
+def user_language_set(*, user, language: str) -> AccountPreference:
+    """Keep the language the user chose with their account: the next log-in, from any
+    browser, comes back in it."""
+    if language not in dict(settings.LANGUAGES):
+        raise ValueError(f"Unknown language: {language!r}")
+    preference, _ = AccountPreference.objects.update_or_create(
+        user=user, defaults={"language": language}
+    )
+    return preference

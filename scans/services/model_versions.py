@@ -10,7 +10,7 @@ from django.conf import settings
 
 from mlcore import versions
 from scans.audit import audit_record
-from scans.models import AuditEvent, ModelVersion
+from scans.models import AuditEvent, Diagnosis, ModelVersion
 from scans.selectors.model_versions import active_model_version
 
 logger = logging.getLogger(__name__)
@@ -70,6 +70,14 @@ def model_version_activate(
     ``via`` names the door for the audit trail ("admin", "command line").
     """
     models_dir = Path(settings.MODELS_DIR)
+    metadata = versions.read_metadata(versions.resolve(version_id, root=models_dir))
+    unknown = [name for name in metadata["class_names"] if name not in Diagnosis.values]
+    if unknown:
+        # Its readings could not be stored, reviewed or counted under the site's classes.
+        raise versions.VersionError(
+            f"Version {version_id} reads classes this site does not know "
+            f"({', '.join(unknown)}); the site reads {', '.join(Diagnosis.values)}."
+        )
     previous = active_model_version(models_dir=models_dir)
     versions.activate(version_id, models_dir)
     active = model_versions_sync(models_dir=models_dir)

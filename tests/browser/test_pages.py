@@ -388,3 +388,30 @@ def test_admin_scan_list_fits_a_laptop_screen(
     )
     assert hidden <= 0, f"{hidden} px of the scan list's columns are cut off"
     assert scrolls_sideways(page) == 0
+
+
+@pytest.mark.parametrize("width", [PHONE, LAPTOP])
+def test_admin_and_api_docs_fit_the_screen_and_pass_axe(
+    browser_page, log_in, live_server, adam, password, clinic, width
+):
+    page = browser_page
+    page.set_viewport_size({"width": width, "height": 900})
+    log_in(page, live_server, adam, password)
+    done = clinic["scans"][0]
+    urls = {
+        "admin": "/admin/",
+        "admin-scans": "/admin/scans/scan/",
+        "admin-scan": f"/admin/scans/scan/{done.pk}/change/",
+        "admin-versions": "/admin/scans/modelversion/",
+        "admin-audit": "/admin/scans/auditevent/",
+        "api-docs": "/api/v1/docs/",
+    }
+    failures = {}
+    for name, url in urls.items():
+        page.goto(f"{live_server.url}{url}")
+        if name == "api-docs":
+            expect(page.locator(".opblock")).to_have_count(7)  # Swagger UI has drawn
+        failures[name] = check(page, live_server, name, width)
+
+    failed = {name: f for name, f in failures.items() if f}
+    assert not failed, json.dumps(failed, indent=1)

@@ -9,6 +9,7 @@ from factories import encode, synthetic_slice, upload_file
 from playwright.sync_api import expect
 
 from scans.models import Scan
+from scans.services.accounts import user_language_set
 from scans.services.readings import scan_classify
 from scans.services.uploads import scan_create, upload_check
 
@@ -49,6 +50,36 @@ def test_clinician_uploads_a_ct_slice_and_sees_the_reading(
     expect(page.locator("table.history tbody tr")).to_have_count(1)
     expect(page.locator("table.history")).to_contain_text("study 2026-114")
     page.screenshot(path=SCREENSHOTS / "history.png", full_page=True)
+
+
+def test_clinician_who_chose_indonesian_uploads_and_reads_in_indonesian(
+    browser_page, live_server, alice, password, sample_dir
+):
+    user_language_set(user=alice, language="id")  # chosen before, in another browser
+    page = browser_page
+    page.goto(f"{live_server.url}/accounts/login/")  # this browser asks for English
+    page.get_by_label("Username").fill(alice.username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+
+    expect(page.locator("html")).to_have_attribute("lang", "id")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Pindaian saya")
+    page.get_by_role("link", name="Unggah pindaian").first.click()
+    page.get_by_label("Irisan CT").set_input_files(str(sample_dir / "Stone" / "Stone- (395).jpg"))
+    page.get_by_label("Catatan (opsional)").fill("studi 2026-114")
+    page.get_by_role("button", name="Unggah dan baca").click()
+
+    expect(page.locator(".diagnosis-label")).to_have_text("Batu")
+    expect(page.locator(".chart-row.winner .chart-label")).to_have_text("Batu")
+    page.screenshot(path=SCREENSHOTS / "result-id.png", full_page=True)
+    page.get_by_role("link", name="Laporan untuk dicetak").click()
+    expect(page.get_by_role("heading", name="Pembacaan AI: Batu", exact=False)).to_be_visible()
+    page.go_back()
+    page.get_by_role("link", name="Riwayat", exact=True).click()
+    expect(page.locator("table.history tbody tr")).to_have_count(1)
+    expect(page.locator("table.history")).to_contain_text("studi 2026-114")
+    expect(page.locator("table.history")).to_contain_text("Batu")
+    assert Scan.objects.get().prediction.label == "Stone"  # stored language-neutral
 
 
 def test_result_page_updates_by_itself_when_the_scan_is_read(

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from factories import synthetic_slice, write_dataset
 
-from mlcore import data
+from mlcore import data, splits
 
 
 def test_dataset_root_is_found_below_the_given_folder(dataset_dir, tmp_path):
@@ -40,7 +40,7 @@ def test_validation_split_holds_out_the_highest_numbers_of_each_class(tmp_path):
         for number in (3, 10, 1, 7, 2, 9, 4, 8, 6, 5)
     ]
 
-    split = data.split_by_number(items, 0.2)
+    split = splits.split_by_number(items, 0.2)
 
     assert sorted((i.label, i.number) for i in split.validation) == [
         (label, number) for label in range(4) for number in (9, 10)
@@ -56,7 +56,7 @@ def test_folds_hold_out_each_block_of_numbers_once(tmp_path):
         for number in range(1, 11)
     ]
 
-    folds = [data.split_by_number(items, 0.2, fold=k) for k in range(5)]
+    folds = [splits.split_by_number(items, 0.2, fold=k) for k in range(5)]
 
     for k, split in enumerate(folds):
         held = {(i.label, i.number) for i in split.validation}
@@ -64,24 +64,24 @@ def test_folds_hold_out_each_block_of_numbers_once(tmp_path):
         assert held == {(label, n) for label in range(4) for n in block}
         assert not held & {(i.label, i.number) for i in split.train}
         assert len(split.train) == 32
-    assert folds[0] == data.split_by_number(items, 0.2)  # fold 0 is the default split
+    assert folds[0] == splits.split_by_number(items, 0.2)  # fold 0 is the default split
     with pytest.raises(data.DatasetError, match=r"no validation fold 5: .* gives folds 0-4"):
-        data.split_by_number(items, 0.2, fold=5)
+        splits.split_by_number(items, 0.2, fold=5)
     with pytest.raises(data.DatasetError, match="fold must be 0 or more"):
-        data.split_by_number(items, 0.2, fold=-1)
+        splits.split_by_number(items, 0.2, fold=-1)
     with pytest.raises(data.DatasetError, match="0 without validation"):
-        data.split_by_number(items, 0, fold=1)
+        splits.split_by_number(items, 0, fold=1)
 
 
 def test_split_never_shares_a_file_between_train_and_validation(dataset_dir):
-    split = data.split_by_number(data.list_images(dataset_dir), 0.34)
+    split = splits.split_by_number(data.list_images(dataset_dir), 0.34)
 
     assert not {i.path for i in split.train} & {i.path for i in split.validation}
     assert len(split.train) + len(split.validation) == 24
 
 
 def test_zero_validation_fraction_trains_on_everything(dataset_dir):
-    split = data.split_by_number(data.list_images(dataset_dir), 0)
+    split = splits.split_by_number(data.list_images(dataset_dir), 0)
 
     assert split.validation == []
     assert len(split.train) == 24
@@ -186,7 +186,7 @@ def test_blocks_break_at_gaps_and_long_runs_are_cut(tmp_path):
     numbers = [1, 2, 4, 5, 9, *range(30, 150), 400]
     items = _items(tmp_path, {0: numbers, 1: [1, 2, 3]})
 
-    blocks = data.patient_blocks(items, gap=10, max_block=60)
+    blocks = splits.patient_blocks(items, gap=10, max_block=60)
 
     spans = [(b[0].label, b[0].number, b[-1].number) for b in blocks]
     assert spans == [(0, 1, 9), (0, 30, 89), (0, 90, 149), (0, 400, 400), (1, 1, 3)]
@@ -197,11 +197,11 @@ def test_folds_hold_out_every_image_once_and_span_the_whole_range(tmp_path):
     numbers = list(range(1, 301)) + list(range(600, 900)) + list(range(1000, 1300))
     items = _items(tmp_path, {label: numbers for label in range(4)})
 
-    splits = [data.split_by_blocks(items, 5, k) for k in range(5)]
+    folds = [splits.split_by_blocks(items, 5, k) for k in range(5)]
 
-    held = [i for split in splits for i in split.validation]
+    held = [i for split in folds for i in split.validation]
     assert sorted(held, key=str) == sorted(items, key=str)  # each image in one fold
-    for split in splits:
+    for split in folds:
         assert {i.label for i in split.validation} == {0, 1, 2, 3}
         assert {i.number // 500 for i in split.validation} == {0, 1, 2}  # every range
         assert len(split.validation) == len(items) // 5
@@ -210,7 +210,7 @@ def test_folds_hold_out_every_image_once_and_span_the_whole_range(tmp_path):
 def test_neighbours_of_a_held_out_block_are_left_out_of_training(tmp_path):
     items = _items(tmp_path, {0: list(range(1, 121)), 1: list(range(1, 121))})
 
-    split = data.split_by_blocks(items, 2, 0, gap=10, max_block=60, margin=5)
+    split = splits.split_by_blocks(items, 2, 0, gap=10, max_block=60, margin=5)
 
     held = {(i.label, i.number) for i in split.validation}
     for item in split.train:
@@ -233,7 +233,7 @@ def test_duplicates_never_land_on_both_sides_of_a_fold(dataset_dir):
     kept = data.drop_duplicates(items).kept
 
     for fold in range(2):
-        split = data.split_by_blocks(kept, 2, fold)
+        split = splits.split_by_blocks(kept, 2, fold)
         names = [i.path.name for i in split.train + split.validation]
         assert "Normal- (300).png" not in names
 
@@ -242,6 +242,6 @@ def test_a_fold_that_does_not_exist_is_a_clear_error(tmp_path):
     items = _items(tmp_path, {0: list(range(1, 50))})
 
     with pytest.raises(data.DatasetError, match="no fold 5: 5 folds are numbered 0-4"):
-        data.split_by_blocks(items, 5, 5)
+        splits.split_by_blocks(items, 5, 5)
     with pytest.raises(data.DatasetError, match="at least 2 folds"):
-        data.split_by_blocks(items, 1, 0)
+        splits.split_by_blocks(items, 1, 0)

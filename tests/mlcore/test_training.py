@@ -7,16 +7,12 @@ import keras
 import numpy as np
 import pytest
 
-from mlcore import data, versions
+from mlcore import data, splits, versions
 from mlcore.inference import load_classifier
-from mlcore.training import (
-    PreciseBatchNormValidation,
-    TrainConfig,
-    WeightAverage,
-    distillation_targets,
-    make_augmenter,
-    train,
-)
+from mlcore.training import TrainConfig, train
+from mlcore.training.callbacks import PreciseBatchNormValidation, WeightAverage
+from mlcore.training.distillation import distillation_targets
+from mlcore.training.inputs import make_augmenter
 
 
 def test_one_epoch_writes_a_complete_loadable_version(tiny_version):
@@ -50,7 +46,7 @@ def test_one_epoch_writes_a_complete_loadable_version(tiny_version):
 def test_saved_metrics_are_the_model_evaluated_on_the_held_out_images(tiny_version):
     metadata = versions.read_metadata(tiny_version)
     root = data.find_dataset_root(metadata["dataset"]["folders"][0]["root"])
-    held_out = data.split_by_number(data.list_images(root), 0.34).validation
+    held_out = splits.split_by_number(data.list_images(root), 0.34).validation
     classifier = load_classifier(tiny_version)
 
     predictions = classifier.classify_batch([item.path for item in held_out])
@@ -156,7 +152,7 @@ def test_logged_validation_is_that_of_the_saved_checkpoint(tiny_training):
     result, _ = tiny_training
     member = result.metadata["training"]["members"][0]
     root = data.find_dataset_root(result.metadata["dataset"]["folders"][0]["root"])
-    held_out = data.split_by_number(data.list_images(root), 0.34).validation
+    held_out = splits.split_by_number(data.list_images(root), 0.34).validation
     classifier = load_classifier(result.version_dir)
     classifier.flip_averaging = False  # epochs are validated on the plain images
 
@@ -219,7 +215,7 @@ def test_distillation_mixes_the_teachers_served_probabilities_into_the_targets(t
     teacher = load_classifier(result.version_dir, runtime="keras")
     root = Path(result.metadata["dataset"]["folders"][0]["root"])
     items = data.list_images(root)
-    split = data.split_by_number(items, 0.34)
+    split = splits.split_by_number(items, 0.34)
     train_set = data.decode_images(split.train, 48)  # the student reads smaller images
     config = TrainConfig(
         (root,), result.version_dir.parent, image_size=48, val_fraction=0.34,

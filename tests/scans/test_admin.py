@@ -2,15 +2,16 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 import pytest
 from django.conf import settings
 from django.urls import reverse
 from factories import NEW, OLD
 
-from mlcore import versions
+from mlcore import data, versions
 from scans.classifier import classifier_get
-from scans.models import AuditEvent, Review, Scan
+from scans.models import AuditEvent, Diagnosis, Review, Scan
 from scans.selectors.model_versions import active_model_version
 from scans.services.model_versions import model_versions_sync
 from scans.services.reviews import review_create
@@ -131,6 +132,30 @@ def test_admin_activates_and_rolls_back_a_model_version(client, adam, two_versio
     client.post(changelist, {"action": "activate", "_selected_action": [OLD]})
     assert classifier_get().version == OLD
     assert AuditEvent.objects.filter(action="activate_model").count() == 2
+
+
+def test_a_version_reading_other_classes_is_not_activated(client, adam, two_versions):
+    metadata = json.loads((two_versions / NEW / "metadata.json").read_text())
+    other = two_versions / "20990101-000000"
+    other.mkdir()
+    metadata.update(version=other.name, class_names=["Cyst", "Normal", "Calculus", "Tumor"])
+    (other / "metadata.json").write_text(json.dumps(metadata))
+    model_versions_sync()
+    client.force_login(adam)
+
+    response = client.post(
+        reverse("admin:scans_modelversion_changelist"),
+        {"action": "activate", "_selected_action": [other.name]},
+        follow=True,
+    )
+
+    assert "reads classes this site does not know (Calculus)" in response.content.decode()
+    assert (two_versions / "ACTIVE").read_text().strip() == OLD
+    assert not AuditEvent.objects.filter(action="activate_model").exists()
+
+
+def test_the_sites_classes_are_the_ones_training_learns():
+    assert tuple(Diagnosis.values) == data.CLASS_NAMES
 
 
 def test_reviewer_cannot_activate_a_model_version(client, rita, two_versions):

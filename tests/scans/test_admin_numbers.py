@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
 from scans.models import ModelVersion
@@ -57,3 +58,21 @@ def test_admin_writes_confidence_and_time_as_the_site_does(client, adam, read_sc
     review = read_scan.reviews.get()
     html = client.get(reverse("admin:scans_review_change", args=[review.pk])).content.decode()
     assert "Stone 99.8%" in html
+
+
+def test_admin_columns_numbers_and_messages_follow_the_language(client, adam, read_scan):
+    client.force_login(adam)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "id"
+
+    scans = client.get(reverse("admin:scans_scan_changelist")).content.decode()
+    versions = client.get(reverse("admin:scans_modelversion_changelist")).content.decode()
+    confirmed = client.post(
+        reverse("admin:scans_scan_changelist"),
+        {"action": "mark_reviewed", "_selected_action": [read_scan.pk]},
+        follow=True,
+    ).content.decode()
+
+    assert "Pembacaan AI" in scans and "99,8%" in scans and "Batu" in scans
+    assert "Tandai sudah ditinjau" in scans  # the action's description
+    assert "Akurasi pada data uji" in versions and "97,3%" in versions
+    assert "1 pindaian dikonfirmasi." in confirmed

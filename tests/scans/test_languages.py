@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import pytest
 from django.conf import settings
+from django.test import Client
 from django.urls import reverse
 
-from scans.models import Prediction
+from scans.models import AccountPreference, Prediction
+from scans.selectors.accounts import user_language
 
 pytestmark = pytest.mark.django_db
 
@@ -43,6 +45,46 @@ def test_switcher_sets_the_language_cookie_and_pages_follow_it(client, alice, ma
     assert 'id="language-menu"' in page  # the switcher sits in the (phone) menu
     assert '<option value="id" lang="id" selected>Bahasa Indonesia</option>' in page
     assert client.get(reverse("scan_detail", args=[scan.pk])).status_code == 200
+
+
+def test_a_logged_in_users_choice_is_kept_with_the_account(client, alice, password):
+    client.force_login(alice)
+    client.post(reverse("set_language"), {"language": "id"})
+    client.post(reverse("logout"))
+
+    browser = Client()  # another computer: no language cookie, an English browser
+    response = browser.post(
+        reverse("login"),
+        {"username": alice.username, "password": password},
+        headers={"accept-language": "en"},
+    )
+
+    assert browser.cookies[settings.LANGUAGE_COOKIE_NAME].value == "id"
+    page = browser.get(response.url, headers={"accept-language": "en"}).content.decode()
+    assert "<h1>Pindaian saya</h1>" in page
+    assert user_language(user=alice) == "id"
+
+
+def test_without_a_choice_the_browser_decides_after_log_in(client, bob, password):
+    response = client.post(
+        reverse("login"),
+        {"username": bob.username, "password": password},
+        headers={"accept-language": "id"},
+    )
+
+    assert settings.LANGUAGE_COOKIE_NAME not in response.cookies
+    assert user_language(user=bob) is None
+    page = client.get(reverse("home"), headers={"accept-language": "id"}).content.decode()
+    assert "<h1>Pindaian saya</h1>" in page
+
+
+def test_a_choice_made_logged_out_is_not_kept_and_an_unknown_one_changes_nothing(client, alice):
+    client.post(reverse("set_language"), {"language": "id"})
+    client.force_login(alice)
+    client.post(reverse("set_language"), {"language": "xx"})
+
+    assert user_language(user=alice) is None
+    assert not AccountPreference.objects.exists()
 
 
 def test_switcher_refuses_a_get(client):

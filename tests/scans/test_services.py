@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from factories import NEW, OLD, SHIPPED
 
-from mlcore import data, versions
+from mlcore import data, splits, versions
 from mlcore.inference import load_classifier
 from scans.classifier import ModelUnavailableError, classifier_get
 from scans.models import ModelVersion, Prediction, Scan
@@ -211,7 +211,7 @@ def held_out_version(settings, tiny_version, tmp_path):
 def readable_held_out(data_dir):
     """The held-out items of the tiny training that decode (its broken file does not)."""
     _, items = data.list_images_in([data_dir])
-    held_out = data.split_items(data.drop_duplicates(items).kept, val_fraction=0.34).validation
+    held_out = splits.split_items(data.drop_duplicates(items).kept, val_fraction=0.34).validation
     readable = set(data.decode_images(held_out, 32).paths)
     return [item for item in held_out if item.path in readable]
 

@@ -157,14 +157,14 @@ def non_ct_images(seed: int = 7) -> list[tuple[str, bytes]]:
 
 def refusal_rates(classifier, sample_dir: Path) -> dict:
     """Share of non-CT images refused and of held-out real CT slices refused."""
-    from mlcore import data
+    from mlcore import data, splits
 
     non_ct = non_ct_images()
     refused_non_ct = [
         p.out_of_distribution for p in classifier.classify_batch([d for _, d in non_ct])
     ]
     items = data.list_images(data.find_dataset_root(sample_dir), classifier.class_names)
-    held_out = data.split_by_number(items, 0.2, num_classes=len(classifier.class_names))
+    held_out = splits.split_by_number(items, 0.2, num_classes=len(classifier.class_names))
     ct_files = [item.path.read_bytes() for item in held_out.validation]
     refused_ct = [p.out_of_distribution for p in classifier.classify_batch(ct_files)]
     by_kind: dict[str, list[bool]] = {}

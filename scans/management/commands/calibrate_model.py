@@ -6,11 +6,12 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from mlcore import data, versions
-from mlcore.calibration import apply_temperature, calibrate, uncertain_threshold
 from mlcore.crossval import summary_for_version
 from mlcore.evaluation import classification_report, recall_summary
 from mlcore.inference import load_classifier
 from mlcore.ood import OutlierDetector
+from mlcore.training import prepare_data, served_calibration
+from mlcore.training.config import config_from_metadata
 from scans.management.training_options import add_data_arguments
 from scans.services.model_versions import model_version_activate, model_versions_sync
 
@@ -60,18 +61,16 @@ class Command(BaseCommand):
             return
         try:
             classifier = load_classifier(options["model"], models_dir=models_dir, runtime="litert")
-            _, items = data.list_images_in(options["data_dir"], classifier.class_names)
-            split = _split_as_trained(classifier.metadata, data.drop_duplicates(items).kept)
-            size = classifier.image_size
-            held_out = data.decode_images(
-                split.validation,
-                size,
-                body_mask=classifier.body_mask,
-                body_crop=classifier.body_crop,
+            # The version's own split and input views, read again as training read them.
+            prepared = prepare_data(
+                config_from_metadata(
+                    classifier.metadata, data_dirs=options["data_dir"], models_dir=models_dir
+                ),
+                log=self.stdout.write,
             )
-            trained_on = data.decode_images(split.train, size)  # whole, as the check reads
         except (data.DatasetError, versions.VersionError, FileNotFoundError) as exc:
             raise CommandError(str(exc)) from exc
+        held_out = prepared.val_set
         if not len(held_out.labels):
             raise CommandError(
                 "The held-out split is empty: nothing to calibrate on (a version trained on "
@@ -81,9 +80,8 @@ class Command(BaseCommand):
             classifier.flip_averaging = options["flip_averaging"] == "on"
         raw = classifier.predict_arrays(held_out.images, calibrated=False)
         report = classification_report(held_out.labels, raw, classifier.class_names)
-        calibration = calibrate(raw, held_out.labels)
-        scaled = apply_temperature(raw, calibration["temperature"])
-        threshold = uncertain_threshold(scaled, held_out.labels)
+        calibration, threshold = served_calibration(raw, held_out.labels)
+        trained_on = prepared.whole_train  # whole slices, as the not-a-CT check reads them
         derived = versions.derive_version(
             models_dir,
             classifier.version_dir,
@@ -118,7 +116,7 @@ class Command(BaseCommand):
             summary = summary_for_version(options["crossvalidation"], metadata)
             updates = {}
             if options["data_dir"]:
-                updates["ood"] = _outlier_detector(metadata, options["data_dir"])
+                updates["ood"] = _outlier_detector(metadata, options["data_dir"], models_dir)
         except (data.DatasetError, versions.VersionError, FileNotFoundError) as exc:
             raise CommandError(str(exc)) from exc
         calibration = dict(summary["calibration"])
@@ -149,28 +147,17 @@ class Command(BaseCommand):
     def _publish(self, models_dir: Path, version: str, *, activate: bool) -> None:
         model_versions_sync(models_dir=models_dir)
         if activate:
-            model_version_activate(version_id=version)
+            try:
+                model_version_activate(version_id=version)
+            except versions.VersionError as exc:
+                raise CommandError(str(exc)) from exc
             self.stdout.write(f"Version {version} is now active.")
 
 
-def _outlier_detector(metadata: dict, data_dirs) -> dict:
+def _outlier_detector(metadata: dict, data_dirs, models_dir: Path) -> dict:
     """The not-a-CT check fitted again on the version's own training slices, whole."""
-    _, items = data.list_images_in(data_dirs, metadata["class_names"])
-    kept = data.drop_duplicates(items).kept
-    if data.fingerprint(kept) != metadata["dataset"]["fingerprint"]:
+    config = config_from_metadata(metadata, data_dirs=data_dirs, models_dir=models_dir)
+    prepared = prepare_data(config, log=lambda line: None)
+    if prepared.fingerprint != metadata["dataset"]["fingerprint"]:
         raise data.DatasetError("These folders are not the data the version was trained on.")
-    split = _split_as_trained(metadata, kept)
-    whole = data.decode_images(split.train, int(metadata["input_size"][0]))
-    return OutlierDetector.fit(whole.images).to_metadata()
-
-
-def _split_as_trained(metadata: dict, items: list[data.LabeledImage]) -> data.Split:
-    """The training / held-out split the version in ``metadata`` was trained with."""
-    training = metadata.get("training", {})
-    return data.split_items(
-        items,
-        val_fraction=training.get("val_fraction", 0.2),
-        val_fold=training.get("val_fold", 0),
-        folds=training.get("folds", 0),
-        num_classes=len(metadata["class_names"]),
-    )
+    return OutlierDetector.fit(prepared.whole_train.images).to_metadata()

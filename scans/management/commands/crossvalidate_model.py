@@ -9,11 +9,8 @@ from mlcore import data
 from mlcore.crossval import crossvalidate
 from mlcore.model import WeightsUnavailableError
 from mlcore.training import TrainConfig
-from scans.management.training_options import (
-    add_data_arguments,
-    add_recipe_arguments,
-    recipe_options,
-)
+from mlcore.training.config import RECIPE, add_options, config_options
+from scans.management.training_options import add_data_arguments
 
 
 class Command(BaseCommand):
@@ -37,14 +34,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--output", type=Path, required=True, help="folder for fold-K.json and summary.json"
         )
-        add_recipe_arguments(parser)
+        add_options(parser, RECIPE)
 
     def handle(self, *args, **options) -> None:
         try:
             config = TrainConfig(
                 data_dirs=tuple(options["data_dir"]),
                 models_dir=Path(settings.MODELS_DIR),
-                **recipe_options(options),
+                **config_options(options, RECIPE),
             )
             summary = crossvalidate(
                 config,

@@ -9,7 +9,8 @@ from mlcore import data, versions
 from mlcore.evaluation import recall_summary
 from mlcore.model import WeightsUnavailableError
 from mlcore.training import TrainConfig, train
-from scans.management.training_options import add_recipe_arguments, recipe_options
+from mlcore.training.config import DISTILLATION, RECIPE, SPLIT, add_options, config_options
+from scans.management.training_options import add_data_arguments
 from scans.services.model_versions import model_version_activate, model_versions_sync
 
 
@@ -21,37 +22,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         source = parser.add_mutually_exclusive_group(required=True)
-        source.add_argument(
-            "--data-dir",
-            type=Path,
-            action="append",
-            help="a folder holding the class folders; give it more than once to pool folders",
-        )
+        add_data_arguments(source, required=False)
         source.add_argument(
             "--download", action="store_true", help=f"download {data.KAGGLE_DATASET} (kagglehub)"
         )
-        defaults = TrainConfig(data_dirs=(), models_dir=Path())
-        parser.add_argument("--val-fraction", type=float, default=defaults.val_fraction)
-        parser.add_argument(
-            "--val-fold",
-            type=int,
-            default=defaults.val_fold,
-            help="which block of file numbers to hold out: 0 the highest (default), 1 the "
-            "one below it...",
-        )
-        add_recipe_arguments(parser)
-        parser.add_argument(
-            "--teacher",
-            default=None,
-            help="distil: mix this version's probabilities into the training targets "
-            "(it must have been trained on the same data and split)",
-        )
-        parser.add_argument(
-            "--teacher-weight",
-            type=float,
-            default=defaults.teacher_weight,
-            help="share of the teacher's probabilities in the targets (0-1]",
-        )
+        add_options(parser, SPLIT, RECIPE, DISTILLATION)
         parser.add_argument(
             "--output", type=Path, default=None, help="models folder (default: MODELS_DIR)"
         )
@@ -68,11 +43,7 @@ class Command(BaseCommand):
             config = TrainConfig(
                 data_dirs=data_dirs,
                 models_dir=models_dir,
-                val_fraction=options["val_fraction"],
-                val_fold=options["val_fold"],
-                teacher=options["teacher"],
-                teacher_weight=options["teacher_weight"],
-                **recipe_options(options),
+                **config_options(options, SPLIT, RECIPE, DISTILLATION),
             )
             result = train(config, log=self.stdout.write)
             serves_app = models_dir.resolve() == Path(settings.MODELS_DIR).resolve()

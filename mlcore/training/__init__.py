@@ -1,0 +1,37 @@
+"""Train a model version: data -> tf.data pipeline -> fit -> honest evaluation -> artifact.
+
+One module per step, the arrows pointing down the list:
+
+- ``pipeline``: :func:`train`, the whole way to an immutable version folder;
+- ``distillation``: targets mixed with a teacher version's probabilities;
+- ``readout``: the trained network read as the version will serve it (held-out
+  predictions, metrics, temperature and "uncertain" threshold);
+- ``fit``: one network (optimiser schedule, callbacks, weight averaging), or an
+  ensemble of several;
+- ``callbacks``: batch-normalisation statistics, weight averaging, progress;
+- ``inputs``: pool the folders, drop duplicates, split, decode; tf.data and augmentation;
+- ``config``: :class:`TrainConfig`, the recipe it records, and the command-line
+  options it declares (each written once, on its field).
+"""
+
+from mlcore.training.config import NOT_RECIPE, Log, TrainConfig, recipe, recipe_defaults
+from mlcore.training.fit import fit_member, make_ensemble
+from mlcore.training.inputs import PreparedData, prepare_data
+from mlcore.training.pipeline import TrainResult, train
+from mlcore.training.readout import predict_decoded, served_calibration
+
+__all__ = [
+    "NOT_RECIPE",
+    "Log",
+    "PreparedData",
+    "TrainConfig",
+    "TrainResult",
+    "fit_member",
+    "make_ensemble",
+    "predict_decoded",
+    "prepare_data",
+    "recipe",
+    "recipe_defaults",
+    "served_calibration",
+    "train",
+]

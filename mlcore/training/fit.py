@@ -1,0 +1,140 @@
+"""Fit one network (or several, averaged into one ensemble model)."""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from mlcore import data
+from mlcore.model import make_model
+from mlcore.training.callbacks import (
+    PreciseBatchNormValidation,
+    ProgressLog,
+    WeightAverage,
+    first_averaged_epoch,
+)
+from mlcore.training.config import Log, TrainConfig
+from mlcore.training.inputs import make_dataset
+
+
+def fit_member(
+    config: TrainConfig,
+    seed: int,
+    train_set: data.DecodedImages,
+    val_set: data.DecodedImages,
+    log: Log,
+    *,
+    targets: np.ndarray | None = None,
+) -> tuple[keras.Model, dict]:
+    """Train one network; returns it and its history.
+
+    The network kept is the best checkpoint by validation accuracy, or, with
+    ``config.average_last``, the average of the last epochs' weights.
+    ``targets`` (N, classes) replace the one-hot labels when given (distillation).
+    """
+    keras.utils.set_random_seed(seed)
+    # Same seed, same model: without this, thread scheduling changes the weights.
+    tf.config.experimental.enable_op_determinism()
+    model = make_model(
+        config.image_size,
+        len(config.class_names),
+        alpha=config.alpha,
+        weights=config.weights,
+        head_units=config.head_units,
+        dropout=config.dropout,
+        fine_tune_layers=config.fine_tune_layers,
+    )
+    steps_per_epoch = math.ceil(len(train_set.labels) / config.batch_size)
+    model.compile(
+        optimizer=keras.optimizers.AdamW(
+            _schedule(config, steps_per_epoch), weight_decay=config.weight_decay
+        ),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+        metrics=["accuracy"],
+        jit_compile=config.jit_compile,
+    )
+    with tempfile.TemporaryDirectory() as scratch:
+        checkpoint = Path(scratch) / "best.keras"
+        callbacks = _callbacks(config, seed, train_set, val_set, checkpoint, log)
+        history = model.fit(
+            make_dataset(train_set, config, seed=seed, training=True, targets=targets),
+            epochs=config.epochs,
+            # Balanced sampling already evens the classes out: weighting too would
+            # count Stone twice over.
+            class_weight=None
+            if config.balanced_sampling
+            else data.class_weights(train_set.labels, len(config.class_names)),
+            callbacks=callbacks,
+            shuffle=False,  # the pipeline shuffles, reproducibly, with the seed
+            verbose=0,
+        )
+        averaging = [c for c in callbacks if isinstance(c, WeightAverage)]
+        if averaging:
+            averaging[0].apply()
+            statistics = next(c for c in callbacks if isinstance(c, PreciseBatchNormValidation))
+            statistics.recompute_statistics()
+            if len(val_set.labels):
+                scores = statistics.validate()
+                log(
+                    f"Average of epochs {averaging[0].first_epoch}-{len(history.history['loss'])}"
+                    f": val_accuracy {scores['val_accuracy']:.4f}"
+                )
+        elif checkpoint.exists():
+            # Without compile: the optimizer state would otherwise be saved with the version.
+            model = keras.saving.load_model(checkpoint, compile=False)
+    return model, history.history
+
+
+def make_ensemble(members: list[keras.Model]) -> keras.Model:
+    """One model that averages the members' probabilities (one file, one forward pass)."""
+    inputs = keras.Input(members[0].input_shape[1:], name="image")
+    outputs = []
+    for index, member in enumerate(members):
+        member.name = f"member_{index}"
+        outputs.append(member(inputs))
+    average = keras.layers.Average(name="probabilities")(outputs)
+    return keras.Model(inputs, average, name="kidney_ensemble")
+
+
+def _schedule(config: TrainConfig, steps_per_epoch: int):
+    total = max(config.epochs * steps_per_epoch, 1)
+    warmup = min(2 * steps_per_epoch, total // 4)
+    return keras.optimizers.schedules.CosineDecay(
+        config.learning_rate / 10,
+        decay_steps=total - warmup,
+        warmup_target=config.learning_rate,
+        warmup_steps=warmup,
+    )
+
+
+def _callbacks(
+    config: TrainConfig,
+    seed: int,
+    train_set: data.DecodedImages,
+    val_set: data.DecodedImages,
+    checkpoint: Path,
+    log: Log,
+) -> list:
+    # Order matters: statistics are fixed and validation is measured before the progress
+    # line is logged and before the checkpoint and early stopping read it.
+    callbacks = [
+        PreciseBatchNormValidation(train_set, val_set, config, seed),
+        ProgressLog(config.epochs, log),
+    ]
+    if config.average_last:
+        callbacks.append(WeightAverage(first_averaged_epoch(config.epochs, config.average_last)))
+    elif len(val_set.labels):
+        callbacks += [
+            keras.callbacks.ModelCheckpoint(
+                checkpoint, monitor="val_accuracy", save_best_only=True, mode="max"
+            ),
+            keras.callbacks.EarlyStopping(
+                monitor="val_accuracy", mode="max", patience=config.patience
+            ),
+        ]
+    return callbacks

@@ -1,0 +1,30 @@
+"""The audit trail in the admin: read-only, for admins."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from scans.models import AuditEvent
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read-only for admins: nobody adds, edits or deletes audit events here."""
+
+    list_display = ["created_at", "actor_name", "action", "object_type", "object_id", "ip"]
+    list_filter = ["action", "created_at"]
+    search_fields = ["actor_name", "object_id", "ip"]
+    date_hierarchy = "created_at"
+    readonly_fields = [f.name for f in AuditEvent._meta.fields]
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,0 +1,37 @@
+"""How the admin writes a reading and its numbers: as the site does."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext
+
+from scans.models import Diagnosis, Prediction, ReadingState
+from scans.templatetags.scans_format import percent
+
+
+def reading_text(prediction: Prediction) -> str:
+    """A reading by its state: a refused image shows no kidney label."""
+    if prediction.reading_state == ReadingState.NOT_A_CT:
+        return ReadingState.NOT_A_CT.label
+    if prediction.reading_state == ReadingState.UNCERTAIN:
+        return gettext("%(label)s (uncertain)") % {"label": _label(prediction.label)}
+    return _label(prediction.label)
+
+
+def rounded(value, digits: int = 4):
+    if isinstance(value, float):
+        return round(value, digits)
+    if isinstance(value, dict):
+        return {key: rounded(item, digits) for key, item in value.items()}
+    if isinstance(value, list):
+        return [rounded(item, digits) for item in value]
+    return value
+
+
+def confidence_text(prediction: Prediction) -> str:
+    confidence = prediction.finding_confidence
+    return "—" if confidence is None else percent(confidence)
+
+
+def _label(name: str) -> str:
+    """A stored class name ("Stone") in the current language."""
+    return Diagnosis(name).label if name in Diagnosis.values else name
