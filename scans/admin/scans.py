@@ -160,7 +160,9 @@ class ScanAdmin(admin.ModelAdmin):
     @admin.display(description=_("Image"))
     def thumbnail_tag(self, scan: Scan) -> str:
         url = reverse("scan_thumbnail", args=[scan.pk])
-        return format_html('<img src="{}" width="48" height="48" alt="">', url)
+        # The picture is the row's link: its text names the scan.
+        alt = gettext("Scan %(id)s") % {"id": scan.pk}
+        return format_html('<img src="{}" width="48" height="48" alt="{}">', url, alt)
 
     @admin.display(description=_("Image"))
     def large_image(self, scan: Scan) -> str:
