@@ -80,12 +80,7 @@ def upload(request: HttpRequest) -> HttpResponse:
     form = UploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         result = uploads.scans_upload(
-            owner=request.user,
-            uploads=form.cleaned_data["files"],
-            note=form.cleaned_data["note"],
-            window_level=form.cleaned_data["window_level"],
-            window_width=form.cleaned_data["window_width"],
-            ip=client_ip(request),
+            owner=request.user, ip=client_ip(request), **form.cleaned_data
         )
         if len(result.scans) == 1 and not result.rejected:
             return redirect("scan_detail", scan_id=result.scans[0].pk)

@@ -124,14 +124,7 @@ class ScanListView(generics.GenericAPIView):
         if not upload.is_valid():
             body = {"detail": gettext("The upload is not valid."), "errors": upload.errors}
             return Response(body, status=status.HTTP_400_BAD_REQUEST)
-        result = scans_upload(
-            owner=request.user,
-            uploads=upload.validated_data["files"],
-            note=upload.validated_data["note"],
-            window_level=upload.validated_data["window_level"],
-            window_width=upload.validated_data["window_width"],
-            ip=client_ip(request),
-        )
+        result = scans_upload(owner=request.user, ip=client_ip(request), **upload.validated_data)
         rejected = [{"name": r.name, "reason": r.reason} for r in result.rejected]
         if result.server_fault:
             body = {

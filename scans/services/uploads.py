@@ -188,7 +188,7 @@ class UploadResult:
 def scans_upload(
     *,
     owner,
-    uploads: list[UploadedFile],
+    files: list[UploadedFile],
     note: str = "",
     window_level: float | None = None,
     window_width: float | None = None,
@@ -201,6 +201,9 @@ def scans_upload(
     reported with its reason and leaves nothing behind; the others are kept.
     Files past the request's pixel budget (``MAX_UPLOAD_PIXELS``) are refused
     before they are decoded, so one request stays within its stated time.
+
+    ``files``, ``note`` and the window are the fields of the page's UploadForm and of
+    the API's UploadSerializer, by name: both doors pass what they validated as is.
     """
     window = Window(
         level=ABDOMEN.level if window_level is None else window_level,
@@ -208,7 +211,7 @@ def scans_upload(
     )
     scans, rejected = [], []
     pixels_left = settings.MAX_UPLOAD_PIXELS
-    for upload in uploads:
+    for upload in files:
         try:
             checked = upload_check(upload, window=window, pixels_left=pixels_left)
             pixels_left -= checked.width * checked.height
