@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from scans.admin.display import ReadOnlyAdmin
 from scans.models import AuditEvent
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     """Read-only for admins: nobody adds, edits or deletes audit events here."""
 
     list_display = ["created_at", "actor_name", "action", "object_type", "object_id", "ip"]
@@ -19,12 +20,3 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None) -> bool:
         return request.user.is_superuser
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

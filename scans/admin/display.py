@@ -1,7 +1,9 @@
-"""How the admin writes a reading and its numbers: as the site does."""
+"""What the admin pages share: how a reading and its numbers are written (as the site
+does), and the read-only admin of rows that only services write."""
 
 from __future__ import annotations
 
+from django.contrib import admin
 from django.utils.translation import gettext
 
 from scans.models import Diagnosis, Prediction, ReadingState
@@ -35,3 +37,17 @@ def confidence_text(prediction: Prediction) -> str:
 def _label(name: str) -> str:
     """A stored class name ("Stone") in the current language."""
     return Diagnosis(name).label if name in Diagnosis.values else name
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written only through the services (reviews, audit events): shown, never
+    added, edited or deleted in the admin."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -14,7 +14,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from scans.admin.display import confidence_text, reading_text
+from scans.admin.display import ReadOnlyAdmin, confidence_text, reading_text
 from scans.admin.filters import AgreementFilter, FindingFilter, ReadingStateFilter, ReviewedFilter
 from scans.audit import audit_request, client_ip
 from scans.charts import CHART_BAR_WIDTH, probability_bars
@@ -270,7 +270,7 @@ class ScanAdmin(admin.ModelAdmin):
 
 # Reviews are written through the worklist or the scan actions, never edited here.
 @admin.register(Review)
-class ReviewAdmin(admin.ModelAdmin):
+class ReviewAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "scan", "reviewer", "verdict", "ai_reading", "agrees"]
     list_filter = ["verdict", "agrees", "ai_label", "created_at"]
     search_fields = ["reviewer__username", "comment"]
@@ -279,15 +279,6 @@ class ReviewAdmin(admin.ModelAdmin):
     @admin.display(description=_("AI reading"), ordering="ai_label")
     def ai_reading(self, review: Review) -> str:
         return review.ai_reading_display
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 def reviews_go_with_their_scan(deleted_objects):
