@@ -249,6 +249,8 @@ def _fold_row(record: dict, others: list[dict]) -> dict:
         **{f"recall_{n}": s["recall"] for n, s in report["per_class"].items()},
         "refused_share": record["refused_share"],
         "attention_in_body": record["attention_in_body"]["mean"],
+        # Records written before the yardstick existed have none.
+        "attention_even_body": record["attention_in_body"].get("even_body", {}).get("mean"),
         **{
             f"attention_{n}": share for n, share in record["attention_in_body"]["per_class"].items()
         },

@@ -68,7 +68,13 @@ def test_summary_gives_mean_and_spread_and_out_of_fold_calibration(crossvalidate
     _, _, summary, _ = crossvalidated
 
     assert summary["folds_done"] == [0, 1]
-    for key in ("balanced_accuracy", "recall_Stone", "attention_in_body", "confidently_wrong"):
+    for key in (
+        "balanced_accuracy",
+        "recall_Stone",
+        "attention_in_body",
+        "attention_even_body",
+        "confidently_wrong",
+    ):
         assert summary["mean"][key] is not None
         assert summary["spread"][key] is not None
     # Each fold's confidently-wrong rate uses a threshold fitted on the other fold.

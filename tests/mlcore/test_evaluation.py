@@ -71,3 +71,8 @@ def test_attention_in_body_is_reported_per_class_with_an_explainer(tiny_version,
     assert 0 < attention["n_images"] <= 24  # a slice whose heatmap is all zero has no share
     assert set(attention["per_class"]) == {"Cyst", "Normal", "Stone", "Tumor"}
     assert 0 <= attention["mean"] <= 1
+    # The yardstick on the same slices: looking evenly at the body, at this resolution.
+    even = attention["even_body"]
+    assert even["n_images"] == attention["n_images"]
+    assert set(even["per_class"]) == {"Cyst", "Normal", "Stone", "Tumor"}
+    assert 0.5 < even["mean"] <= 1

@@ -28,7 +28,7 @@ def test_json_output_is_one_object_with_the_documented_keys(tiny_version, tmp_pa
     assert report["accuracy"] == pytest.approx(diagonal / 12)
     assert set(report["per_class"]["Stone"]) == {"precision", "recall", "f1", "support"}
     attention = report["attention_in_body"]
-    assert set(attention) == {"mean", "per_class", "n_images"}
+    assert set(attention) == {"mean", "per_class", "n_images", "even_body"}
     assert set(attention["per_class"]) == {"Cyst", "Normal", "Stone", "Tumor"}
 
 

@@ -65,7 +65,9 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"Recall: {recalls}")
         self.stdout.write(
-            f"Attention in body {_pm(mean, spread, 'attention_in_body', percent=False)}, "
+            f"Attention in body {_pm(mean, spread, 'attention_in_body', percent=False)} "
+            f"(looking evenly at the body: "
+            f"{_pm(mean, spread, 'attention_even_body', percent=False)}), "
             f"refused {_pm(mean, spread, 'refused_share')}, confidently wrong "
             f"{_pm(mean, spread, 'confidently_wrong')}"
         )

@@ -62,7 +62,8 @@ class Command(BaseCommand):
             )
             self.stdout.write(
                 f"Attention in body (share of Grad-CAM mass inside the body, "
-                f"{attention['n_images']} images): {attention['mean']:.2f} ({per_class})"
+                f"{attention['n_images']} images): {attention['mean']:.2f} ({per_class}); "
+                f"looking evenly at the whole body would give {attention['even_body']['mean']:.2f}"
             )
         for path_reason in report["skipped"]:
             self.stderr.write(f"Skipped {path_reason['path']}: {path_reason['reason']}")
