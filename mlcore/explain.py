@@ -81,24 +81,18 @@ class GradCam:
         """(size, size, 3) model input -> (size, size) float32 heatmap in [0, 1]."""
         batch = tf.convert_to_tensor(image[None].astype(np.float32))
         cams = self._maps(batch, tf.constant(class_index, tf.int32))
-        heat = tf.reduce_mean(
-            tf.stack(
-                [tf.image.resize(cam[..., None], (self.image_size,) * 2)[..., 0] for cam in cams]
-            ),
-            axis=0,
-        )[0].numpy()
-        top = float(heat.max())
-        return (heat / top if top > 0 else heat).astype(np.float32)
+        heat = tf.reduce_mean(tf.stack([_upsampled(cam, self.image_size) for cam in cams]), axis=0)[
+            0
+        ].numpy()
+        return _to_unit(heat)
 
     def even_heatmap(self, mask: np.ndarray) -> np.ndarray:
         """(size, size) body mask -> the heatmap of a model looking evenly at the body:
         each feature-map cell as warm as the share of its pixels inside the body,
         upsampled as :meth:`heatmap` upsamples, scaled to [0, 1]."""
         body = tf.convert_to_tensor(mask[None, ..., None].astype(np.float32))
-        cells = tf.image.resize(body, (self.map_size,) * 2, method="area")
-        heat = tf.image.resize(cells, mask.shape)[0, ..., 0].numpy()
-        top = float(heat.max())
-        return (heat / top if top > 0 else heat).astype(np.float32)
+        cells = tf.image.resize(body, (self.map_size,) * 2, method="area")[..., 0]
+        return _to_unit(_upsampled(cells, mask.shape[0])[0].numpy())
 
     def _maps_and_gradients(self, batch, class_index):
         with tf.GradientTape() as tape:
@@ -169,8 +163,18 @@ def place_in_slice(heat: np.ndarray, box: tuple[float, float, float, float]) -> 
     x1, y1 = min(right, size), min(bottom, size)
     if x1 > x0 and y1 > y0:
         canvas[y0:y1, x0:x1] = resized[y0 - top : y1 - top, x0 - left : x1 - left]
-    top_value = float(canvas.max())
-    return canvas / top_value if top_value > 0 else canvas
+    return _to_unit(canvas)
+
+
+def _upsampled(cells, size: int):
+    """(N, h, w) feature-map cells -> (N, size, size), bilinear: every heatmap's way up."""
+    return tf.image.resize(cells[..., None], (size, size))[..., 0]
+
+
+def _to_unit(heat: np.ndarray) -> np.ndarray:
+    """Scaled so that its peak is 1 (an empty heatmap stays zero), float32."""
+    top = float(heat.max())
+    return (heat / top if top > 0 else heat).astype(np.float32)
 
 
 def _holds_model(layer) -> bool:
