@@ -40,6 +40,7 @@ from mlcore.training import (
     TrainConfig,
     fit_member,
     make_ensemble,
+    never_learned,
     predict_decoded,
     prepare_data,
     recipe,
@@ -89,6 +90,12 @@ def crossvalidate(
             + ", ".join(f"{n} {s['recall']:.1%}" for n, s in report["per_class"].items())
             + f", attention in body {_figure(record['attention_in_body']['mean'])}"
         )
+        if fold in summary["never_learned_folds"]:
+            log(
+                f"Fold {fold} NEVER LEARNED: its network gives every held-out slice the "
+                "same reading (a dead start). Its figures are chance, not the recipe at "
+                "its best; a recipe that does this is not shipped."
+            )
     return summarize(out_dir)
 
 
@@ -217,6 +224,9 @@ def summarize(out_dir: Path) -> dict:
         "recipe": records[0]["recipe"],
         "folds": records[0]["folds"],
         "folds_done": [r["fold"] for r in records],
+        # Counted in the mean like every fold: a recipe that may not learn at all is
+        # judged with the folds where it did not.
+        "never_learned_folds": [r["fold"] for r in records if never_learned(_pooled([r])[0])],
         "data": {k: records[0]["data"][k] for k in ("folders", "fingerprint")},
         "per_fold": rows,
         "mean": {k: _mean([row[k] for row in rows]) for k in keys},

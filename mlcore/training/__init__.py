@@ -18,16 +18,23 @@ from mlcore.training.config import NOT_RECIPE, Log, TrainConfig, recipe, recipe_
 from mlcore.training.fit import fit_member, make_ensemble
 from mlcore.training.inputs import PreparedData, prepare_data
 from mlcore.training.pipeline import TrainResult, train
-from mlcore.training.readout import predict_decoded, served_calibration
+from mlcore.training.readout import (
+    NeverLearnedError,
+    never_learned,
+    predict_decoded,
+    served_calibration,
+)
 
 __all__ = [
     "NOT_RECIPE",
     "Log",
+    "NeverLearnedError",
     "PreparedData",
     "TrainConfig",
     "TrainResult",
     "fit_member",
     "make_ensemble",
+    "never_learned",
     "predict_decoded",
     "prepare_data",
     "recipe",

@@ -14,7 +14,12 @@ from mlcore.training.config import Log, TrainConfig, jsonable
 from mlcore.training.distillation import distillation_targets
 from mlcore.training.fit import fit_member, make_ensemble
 from mlcore.training.inputs import prepare_data
-from mlcore.training.readout import member_record, predict_decoded, served_calibration
+from mlcore.training.readout import (
+    check_learned,
+    member_record,
+    predict_decoded,
+    served_calibration,
+)
 
 
 @dataclass
@@ -27,7 +32,9 @@ def train(config: TrainConfig, log: Log = print) -> TrainResult:
     """Train, evaluate on the held-out split and write an immutable version folder.
 
     With ``config.ensemble`` > 1, that many members are trained with seeds
-    seed, seed+1, ... and the version averages their probabilities.
+    seed, seed+1, ... and the version averages their probabilities. A network that
+    never learned (it reads every image the same way) raises
+    :class:`~mlcore.training.NeverLearnedError` before anything is written.
     """
     prepared = prepare_data(config, log)
     train_set, val_set = prepared.train_set, prepared.val_set
@@ -47,8 +54,9 @@ def train(config: TrainConfig, log: Log = print) -> TrainResult:
         if config.ensemble > 1:
             log(f"Ensemble member {len(members) + 1}/{config.ensemble} (seed {seed})")
         model, history = fit_member(config, seed, train_set, val_set, log, targets=targets)
+        spread = check_learned(model, train_set, history, seed)  # before anything is saved
         members.append(model)
-        member_records.append(member_record(seed, history, model, val_set, config))
+        member_records.append(member_record(seed, history, model, val_set, config, spread=spread))
     model = members[0] if len(members) == 1 else make_ensemble(members)
     train_seconds = time.monotonic() - started
 

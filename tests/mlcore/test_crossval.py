@@ -5,6 +5,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 from factories import synthetic_slice
 from PIL import Image
 
@@ -119,6 +120,69 @@ def test_an_unfinished_cross_validation_cannot_calibrate(crossvalidated, tmp_pat
 
     with pytest.raises(data.DatasetError, match=r"holds folds \[0\] of 2: run them all"):
         summary_for_version(tmp_path, metadata)
+
+
+def test_a_fold_whose_network_never_learned_is_named_and_still_counted(crossvalidated, tmp_path):
+    _, out_dir, summary, _ = crossvalidated
+    for fold in (0, 1):
+        record = json.loads((out_dir / f"fold-{fold}.json").read_text())
+        if fold == 1:  # every slice the same reading, as a dead start gives
+            for prediction in record["predictions"]:
+                prediction["probabilities"] = [0.249, 0.251, 0.25, 0.25]
+        (tmp_path / f"fold-{fold}.json").write_text(json.dumps(record))
+
+    dead = summarize(tmp_path)
+
+    assert summary["never_learned_folds"] == []
+    assert dead["never_learned_folds"] == [1]
+    assert [row["fold"] for row in dead["per_fold"]] == [0, 1]  # in the mean all the same
+
+
+def test_a_fold_that_never_learns_is_called_out_as_it_ends(crossvalidated, tmp_path):
+    config = crossvalidated[0]
+    lines: list[str] = []
+
+    # A learning rate of 1000 blows the weights up: every slice gets the same reading.
+    summary = crossvalidate(
+        replace(config, learning_rate=1000.0),
+        folds=2,
+        out_dir=tmp_path,
+        only=[0],
+        log=lines.append,
+    )
+
+    assert summary["never_learned_folds"] == [0]
+    assert any(line.startswith("Fold 0 NEVER LEARNED") for line in lines)
+
+
+def test_crossvalidate_model_warns_of_a_fold_that_never_learned(crossvalidated, tmp_path, capsys):
+    config, out_dir, _, _ = crossvalidated
+    record = json.loads((out_dir / "fold-1.json").read_text())
+    for prediction in record["predictions"]:
+        prediction["probabilities"] = [0.25, 0.25, 0.25, 0.25]
+    (tmp_path / "fold-1.json").write_text(json.dumps(record))
+
+    call_command(
+        "crossvalidate_model",
+        "--data-dir", str(config.data_dirs[0]),
+        "--folds", "2", "--fold", "0",
+        "--epochs", "1", "--batch-size", "8", "--image-size", "32",
+        "--average-last", "1", "--body-mask", "on",
+        "--output", str(tmp_path),
+    )  # fmt: skip
+
+    out = capsys.readouterr().out
+    assert "Folds 0, 1 of 2: balanced accuracy" in out
+    assert "Never learned (every slice read the same way): fold 1. Counted in the mean" in out
+    assert "NEVER LEARNED" not in out  # fold 0, the one trained here, learned
+
+
+def test_the_recorded_dead_start_of_balanced_sampling_is_recognised():
+    # docs/crossval/masked-balanced-128-e30: fold 1's loss stayed at ln 4 for 29 epochs.
+    summary = summarize(Path(__file__).parents[2] / "docs/crossval/masked-balanced-128-e30")
+
+    assert summary["never_learned_folds"] == [1]
+    assert summary["per_fold"][1]["balanced_accuracy"] == 0.25
 
 
 def test_folds_of_other_recipes_are_not_summarised_together(crossvalidated, tmp_path):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import keras
@@ -9,10 +10,11 @@ import pytest
 
 from mlcore import data, splits, versions
 from mlcore.inference import load_classifier
-from mlcore.training import TrainConfig, train
+from mlcore.training import NeverLearnedError, TrainConfig, train
 from mlcore.training.callbacks import PreciseBatchNormValidation, WeightAverage
 from mlcore.training.distillation import distillation_targets
 from mlcore.training.inputs import make_augmenter
+from mlcore.training.readout import NEVER_LEARNED_SPREAD, never_learned, reading_spread
 
 
 def test_one_epoch_writes_a_complete_loadable_version(tiny_version):
@@ -79,6 +81,38 @@ def test_too_few_images_is_a_clear_error(dataset_dir, tmp_path):
 
     with pytest.raises(data.DatasetError, match="Too few images in Tumor"):
         train(TrainConfig((dataset_dir,), tmp_path / "models", epochs=1), log=lambda line: None)
+
+
+def test_reading_spread_is_the_largest_spread_of_one_class_probability():
+    alike = np.tile([0.1, 0.4, 0.2, 0.3], (50, 1))
+    apart = np.array([[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]])
+
+    assert reading_spread(alike) == pytest.approx(0)
+    assert reading_spread(apart) == pytest.approx(0.5)
+    assert never_learned(alike) and not never_learned(apart)
+    assert never_learned(np.full((4, 4), np.nan))  # a network gone to NaN learned nothing
+
+
+def test_a_network_that_never_learned_is_refused_before_anything_is_saved(dataset_dir, tmp_path):
+    # With this split and seed, a learning rate of 1000 blows the weights up in the
+    # first epoch and every image gets the same reading (spread 0), as the dead start
+    # of one balanced-sampling fold did at the real learning rate.
+    config = TrainConfig(
+        (dataset_dir,), tmp_path / "models", epochs=1, batch_size=8, image_size=32,
+        val_fraction=0.34,
+    )  # fmt: skip
+
+    with pytest.raises(
+        NeverLearnedError, match=r"seed 1 never learned: .* ln 4 .* Nothing was saved"
+    ):
+        train(replace(config, learning_rate=1000.0), log=lambda line: None)
+    assert not (tmp_path / "models").exists() or not any((tmp_path / "models").iterdir())
+
+
+def test_a_network_that_learned_records_its_reading_spread(tiny_version):
+    members = versions.read_metadata(tiny_version)["training"]["members"]
+
+    assert all(m["reading_spread"] >= 10 * NEVER_LEARNED_SPREAD for m in members)
 
 
 def test_augmentation_is_reproducible_with_a_seed_and_keeps_shape():

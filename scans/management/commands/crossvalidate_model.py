@@ -71,6 +71,14 @@ class Command(BaseCommand):
             f"refused {_pm(mean, spread, 'refused_share')}, confidently wrong "
             f"{_pm(mean, spread, 'confidently_wrong')}"
         )
+        if summary["never_learned_folds"]:
+            dead = ", ".join(str(k) for k in summary["never_learned_folds"])
+            self.stdout.write(
+                self.style.WARNING(
+                    f"Never learned (every slice read the same way): fold {dead}. "
+                    "Counted in the mean above."
+                )
+            )
         self.stdout.write(f"Written to {options['output']}")
 
 

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from mlcore import data, versions
 from mlcore.evaluation import recall_summary
 from mlcore.model import WeightsUnavailableError
-from mlcore.training import TrainConfig, train
+from mlcore.training import NeverLearnedError, TrainConfig, train
 from mlcore.training.config import DISTILLATION, RECIPE, SPLIT, add_options, config_options
 from scans.management.training_options import add_data_arguments
 from scans.services.model_versions import model_version_activate, model_versions_sync
@@ -53,7 +53,12 @@ class Command(BaseCommand):
                 versions.activate(result.version_dir.name, models_dir)
             if serves_app:
                 model_versions_sync(models_dir=models_dir)  # the app's list of versions
-        except (data.DatasetError, versions.VersionError, WeightsUnavailableError) as exc:
+        except (
+            data.DatasetError,
+            versions.VersionError,
+            WeightsUnavailableError,
+            NeverLearnedError,
+        ) as exc:
             raise CommandError(str(exc)) from exc
         except ValueError as exc:
             raise CommandError(f"Invalid option: {exc}") from exc
