@@ -80,9 +80,9 @@ def crossvalidate(
         log(f"Fold {fold + 1}/{folds} (fold {fold})")
         record, heatmaps = run_fold(replace(config, folds=folds, val_fold=fold), log)
         (out_dir / f"fold-{fold}-heatmaps.png").write_bytes(heatmaps)
-        _write_json(out_dir / f"fold-{fold}.json", record)
+        write_json(out_dir / f"fold-{fold}.json", record)
         summary = summarize(out_dir)
-        _write_json(out_dir / "summary.json", summary)
+        write_json(out_dir / "summary.json", summary)
         report = record["report"]
         log(
             f"Fold {fold}: accuracy {report['accuracy']:.1%}, balanced "
@@ -308,7 +308,7 @@ def _relative(path: Path, roots: list[Path]) -> str:
     return str(path)
 
 
-def _write_json(path: Path, payload: dict) -> None:
+def write_json(path: Path, payload: dict) -> None:
     """Write-then-rename: a reader (or a second process) never sees half a file."""
     handle, scratch = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(handle, "w") as stream:

@@ -10,6 +10,7 @@ from mlcore.crossval import crossvalidate
 from mlcore.model import WeightsUnavailableError
 from mlcore.training import TrainConfig
 from mlcore.training.config import RECIPE, add_options, config_options
+from scans.management.crossval_report import write_summary
 from scans.management.training_options import add_data_arguments
 
 
@@ -54,39 +55,4 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         except ValueError as exc:
             raise CommandError(f"Invalid option: {exc}") from exc
-        mean, spread = summary["mean"], summary["spread"]
-        done = ", ".join(str(k) for k in summary["folds_done"])
-        self.stdout.write(
-            f"Folds {done} of {summary['folds']}: balanced accuracy "
-            f"{_pm(mean, spread, 'balanced_accuracy')}, accuracy {_pm(mean, spread, 'accuracy')}"
-        )
-        recalls = ", ".join(
-            f"{key[7:]} {_pm(mean, spread, key)}" for key in mean if key.startswith("recall_")
-        )
-        self.stdout.write(f"Recall: {recalls}")
-        self.stdout.write(
-            f"Attention in body {_pm(mean, spread, 'attention_in_body', percent=False)} "
-            f"(looking evenly at the body: "
-            f"{_pm(mean, spread, 'attention_even_body', percent=False)}), "
-            f"refused {_pm(mean, spread, 'refused_share')}, confidently wrong "
-            f"{_pm(mean, spread, 'confidently_wrong')}"
-        )
-        if summary["never_learned_folds"]:
-            dead = ", ".join(str(k) for k in summary["never_learned_folds"])
-            self.stdout.write(
-                self.style.WARNING(
-                    f"Never learned (every slice read the same way): fold {dead}. "
-                    "Counted in the mean above."
-                )
-            )
-        self.stdout.write(f"Written to {options['output']}")
-
-
-def _pm(mean: dict, spread: dict, key: str, *, percent: bool = True) -> str:
-    if mean.get(key) is None:
-        return "n/a"
-    scale, unit = (100, " %") if percent else (1, "")
-    text = f"{mean[key] * scale:.1f}" if percent else f"{mean[key]:.2f}"
-    if spread.get(key) is not None:
-        text += f" ± {spread[key] * scale:.1f}" if percent else f" ± {spread[key]:.2f}"
-    return text + unit
+        write_summary(self, summary, options["output"])

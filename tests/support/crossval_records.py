@@ -1,0 +1,48 @@
+"""Fold records as crossvalidate_model writes them (fold-K.json), small enough to read:
+four held-out slices per fold, one per class, with the readings given."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+CLASSES = ["Cyst", "Normal", "Stone", "Tumor"]
+
+
+def record(fold: int, rows: list[list[float]], *, refused=None, attention=0.5, epochs=30) -> dict:
+    labels = [0, 1, 2, 3][: len(rows)]
+    return {
+        "fold": fold,
+        "folds": 2,
+        "recipe": {"class_names": CLASSES, "epochs": epochs},
+        "data": {"folders": ["x"], "fingerprint": "f"},
+        "train_seconds": 10.0,
+        "attention_in_body": {
+            "mean": attention,
+            "per_class": {name: attention for name in CLASSES},
+            "n_images": 4,
+        },
+        "predictions": [
+            {
+                "path": f"{CLASSES[label]}/{CLASSES[label]}- ({fold * 10 + label}).jpg",
+                "label": label,
+                "probabilities": row,
+                "refused": bool(refused and refused[label]),
+            }
+            for label, row in zip(labels, rows, strict=True)
+        ],
+    }
+
+
+def write_run(root: Path, *records: dict) -> Path:
+    root.mkdir(parents=True)
+    for r in records:
+        (root / f"fold-{r['fold']}.json").write_text(json.dumps(r))
+    return root
+
+
+SURE = [[0.9, 0.1, 0, 0], [0, 0.9, 0.1, 0], [0, 0, 0.9, 0.1], [0.1, 0, 0, 0.9]]
+# Right on Cyst and Normal, Stone read as Tumor and Tumor as Cyst.
+HALF = [[0.7, 0.3, 0, 0], [0, 0.7, 0.3, 0], [0, 0, 0.3, 0.7], [0.7, 0, 0, 0.3]]
+# Wrong on Cyst and Normal only.
+OTHER_HALF = [[0.2, 0.8, 0, 0], [0.8, 0.2, 0, 0], [0, 0, 0.8, 0.2], [0.2, 0, 0, 0.8]]
