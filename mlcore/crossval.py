@@ -184,11 +184,7 @@ def summary_for_version(out_dir: Path, metadata: dict) -> dict:
         summary = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise data.DatasetError(f"No cross-validation summary at {path}: {exc}") from exc
-    # An option either side did not record (it came later) was at its default.
-    defaults = recipe_defaults()
-    theirs = {**defaults, **summary["recipe"]}
-    mine = {**defaults, **metadata.get("training", {})}
-    differs = sorted(key for key in theirs if mine.get(key) != theirs[key])
+    differs = recipe_differences(summary["recipe"], metadata.get("training", {}))
     if differs:
         raise data.DatasetError(
             f"{path} cross-validated another recipe than version {metadata.get('version')} "
@@ -201,6 +197,25 @@ def summary_for_version(out_dir: Path, metadata: dict) -> dict:
             f"{path} holds folds {summary['folds_done']} of {summary['folds']}: run them all."
         )
     return summary
+
+
+def recipe_differences(theirs: dict, mine: dict) -> list[str]:
+    """The recipe options in which a cross-validated recipe (``theirs``) and a
+    version's training (``mine``) differ; for an ensemble (``ensemble_of``), network by
+    network, in order."""
+    if "ensemble_of" in theirs or "ensemble_of" in mine:
+        ours, yours = theirs.get("ensemble_of", []), mine.get("ensemble_of", [])
+        if len(ours) != len(yours):
+            return ["the number of networks"]
+        return [
+            f"network {index + 1}: {key}"
+            for index, (one, other) in enumerate(zip(ours, yours, strict=True))
+            for key in recipe_differences(one, other)
+        ]
+    # An option either side did not record (it came later) was at its default.
+    defaults = recipe_defaults()
+    theirs, mine = {**defaults, **theirs}, {**defaults, **mine}
+    return sorted(key for key in theirs if mine.get(key) != theirs[key])
 
 
 def summarize(out_dir: Path) -> dict:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mlcore.preprocessing import ImageError, load_views
+from mlcore.preprocessing import ImageError, View, load_views
 
 CLASS_NAMES = ("Cyst", "Normal", "Stone", "Tumor")
 KAGGLE_DATASET = "nazmul0087/ct-kidney-dataset-normal-cyst-tumor-and-stone"
@@ -141,12 +141,19 @@ def decode_images(
     *,
     body_mask: bool = False,
     body_crop: bool = False,
+    views: Sequence[View] = (),
     progress: Callable[[int, int], None] | None = None,
 ) -> DecodedImages:
     """Preprocess every image once, as a network trained with ``body_mask`` /
-    ``body_crop`` reads it; unreadable files are skipped and reported, not fatal."""
+    ``body_crop`` reads it (or the networks of ``views``, stacked: load_views);
+    unreadable files are skipped and reported, not fatal."""
     return decode_views(
-        items, image_size, body_mask=body_mask, body_crop=body_crop, progress=progress
+        items,
+        image_size,
+        body_mask=body_mask,
+        body_crop=body_crop,
+        views=views,
+        progress=progress,
     )[1]
 
 
@@ -156,6 +163,7 @@ def decode_views(
     *,
     body_mask: bool = False,
     body_crop: bool = False,
+    views: Sequence[View] = (),
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[DecodedImages, DecodedImages]:
     """(whole slices, network inputs) from one decoding of every image
@@ -164,24 +172,26 @@ def decode_views(
     wholes, inputs, labels, paths, skipped = [], [], [], [], []
     for index, item in enumerate(items):
         try:
-            views = load_views(item.path, image_size, body_mask=body_mask, body_crop=body_crop)
+            read = load_views(
+                item.path, image_size, body_mask=body_mask, body_crop=body_crop, views=views
+            )
         except ImageError as exc:
             skipped.append((item.path, str(exc)))
         else:
-            wholes.append(views.whole)
-            inputs.append(views.model_input)
+            wholes.append(read.whole)
+            inputs.append(read.model_input)
             labels.append(item.label)
             paths.append(item.path)
         if progress:
             progress(index + 1, len(items))
-    shape = (0, image_size, image_size, 3)
     label_array = np.asarray(labels, dtype=np.int64)
 
-    def decoded(arrays: list[np.ndarray]) -> DecodedImages:
+    def decoded(arrays: list[np.ndarray], stacked: int) -> DecodedImages:
+        shape = (0, *([stacked] if stacked else []), image_size, image_size, 3)
         images = np.stack(arrays) if arrays else np.zeros(shape, np.float32)
         return DecodedImages(images, label_array, list(paths), list(skipped))
 
-    return decoded(wholes), decoded(inputs)
+    return decoded(wholes, 0), decoded(inputs, len(views))
 
 
 def class_weights(labels: np.ndarray, num_classes: int = len(CLASS_NAMES)) -> dict[int, float]:

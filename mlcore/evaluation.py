@@ -72,6 +72,7 @@ def evaluate_folder(
             classifier.image_size,
             body_mask=classifier.body_mask,
             body_crop=classifier.body_crop,
+            views=classifier.views,
         )
         skipped += [{"path": str(path), "reason": reason} for path, reason in decoded.skipped]
         if len(decoded.labels):
@@ -108,6 +109,7 @@ def _attention(classifier, explainer, items: Sequence[data.LabeledImage]) -> dic
         classifier.image_size,
         body_mask=classifier.body_mask,
         body_crop=classifier.body_crop,
+        views=classifier.views,
     )
     predicted = np.argmax(classifier.predict_arrays(decoded.images, calibrated=False), axis=1)
     return attention_by_class(

@@ -8,8 +8,11 @@ weighs that map's channels (Selvaraju et al., 2017); the positive part of the
 weighted sum is the network's heatmap. The feature map is the last one with at
 least 1/16 of the input's resolution (8x8 for 128 px: MobileNetV2's last
 feature map, 4x4, is too coarse to point at a stone). Heatmaps are averaged over
-the networks, upsampled to the input size and scaled to [0, 1]. Needs the Keras
-model (TensorFlow); the LiteRT file has no gradients.
+the networks, upsampled to the input size and scaled to [0, 1]. A version whose
+networks read different views (the whole slice, the crop around the body) has a
+heatmap per view; each is placed where its view lies in the slice, and their mean
+is the slice's heatmap. Needs the Keras model (TensorFlow); the LiteRT file has no
+gradients.
 
 How much of a heatmap can fall inside the body depends on that map's resolution
 too: one 8x8 cell spans 16 pixels at 128 px, and the upsampling spreads heat from
@@ -32,7 +35,7 @@ import tensorflow as tf
 
 from mlcore import versions
 from mlcore.body import attention_in_body, body_mask
-from mlcore.preprocessing import ImageSource, load_views
+from mlcore.preprocessing import ImageSource, View, load_views
 from mlcore.runtime import KERAS_FILE
 
 MIN_MAP_FRACTION = 16  # the feature map is at least input_size / 16 wide
@@ -42,18 +45,29 @@ ATTENTION_PER_CLASS = 40
 
 
 class GradCam:
-    def __init__(self, model: keras.Model, *, body_mask: bool = False, body_crop: bool = False):
-        # How the model reads a slice (masked, cropped to the body): slice_heatmap
-        # prepares the image so; callers of heatmap() do (mlcore.preprocessing.load_views).
+    def __init__(
+        self,
+        model: keras.Model,
+        *,
+        body_mask: bool = False,
+        body_crop: bool = False,
+        views: Sequence[View] = (),
+    ):
+        # How the model reads a slice (masked, cropped to the body; or, with views,
+        # network k reads view k of a stacked input): slice_heatmap prepares the image
+        # so; callers of heatmap() do (mlcore.preprocessing.load_views).
         self.body_mask = body_mask
         self.body_crop = body_crop
-        self.image_size = int(model.input_shape[1])
+        self.views = tuple(views)
+        self.image_size = int(model.input_shape[-2])
         # An ensemble holds its networks as sub-models, each holding its backbone.
         members = [layer for layer in model.layers if _holds_model(layer)]
         self._members = [self._split(member) for member in (members or [model])]
+        if self.views and len(self.views) != len(self._members):
+            raise ValueError(f"{len(self.views)} views for {len(self._members)} networks")
         # The feature map's side (8 for 128 px): the resolution of every heatmap.
         self.map_size = int(self._members[0][1].outputs[0].shape[1])
-        spec = tf.TensorSpec((1, self.image_size, self.image_size, 3), tf.float32)
+        spec = tf.TensorSpec((1, *model.input_shape[1:]), tf.float32)
         self._maps = tf.function(
             self._maps_and_gradients, input_signature=[spec, tf.TensorSpec((), tf.int32)]
         )
@@ -66,25 +80,47 @@ class GradCam:
             keras.saving.load_model(Path(version_dir) / KERAS_FILE, compile=False),
             body_mask=bool(preprocessing.get("body_mask", False)),
             body_crop=bool(preprocessing.get("body_crop", False)),
+            views=[View(**view) for view in preprocessing.get("views", ())],
         )
 
     def slice_heatmap(self, source: ImageSource, class_index: int) -> np.ndarray:
         """An image file -> (size, size) heatmap over the whole slice, in [0, 1]: where
         the network read a crop around the body, its heatmap is placed where that crop
-        lies in the slice (zero outside it: the network did not see that part)."""
-        views = load_views(
-            source, self.image_size, body_mask=self.body_mask, body_crop=self.body_crop
+        lies in the slice (zero outside it: the network did not see that part). With
+        several views, each network's heatmap is placed so and the mean is scaled to
+        [0, 1]: each network counts alike, as in the probabilities."""
+        read = load_views(
+            source,
+            self.image_size,
+            body_mask=self.body_mask,
+            body_crop=self.body_crop,
+            views=self.views,
         )
-        return place_in_slice(self.heatmap(views.model_input, class_index), views.box)
+        if not self.views:
+            return place_in_slice(self.heatmap(read.model_input, class_index), read.box)
+        heats = self.view_heatmaps(read.model_input, class_index)
+        placed = [place_in_slice(heat, box) for heat, box in zip(heats, read.boxes, strict=True)]
+        return _to_unit(np.mean(placed, axis=0))
 
     def heatmap(self, image: np.ndarray, class_index: int) -> np.ndarray:
         """(size, size, 3) model input -> (size, size) float32 heatmap in [0, 1]."""
+        if self.views:
+            raise ValueError("A version of several views has a heatmap per view.")
+        cams = self._cams(image, class_index)
+        return _to_unit(tf.reduce_mean(tf.stack(cams), axis=0)[0].numpy())
+
+    def view_heatmaps(self, image: np.ndarray, class_index: int) -> list[np.ndarray]:
+        """(views, size, size, 3) stacked input -> one (size, size) heatmap in [0, 1]
+        per view, each from the network that reads it."""
+        if not self.views:
+            raise ValueError("This version reads one view: use heatmap().")
+        return [_to_unit(cam[0].numpy()) for cam in self._cams(image, class_index)]
+
+    def _cams(self, image: np.ndarray, class_index: int) -> list:
+        """Each network's (1, size, size) upsampled Grad-CAM for one model input."""
         batch = tf.convert_to_tensor(image[None].astype(np.float32))
         cams = self._maps(batch, tf.constant(class_index, tf.int32))
-        heat = tf.reduce_mean(tf.stack([_upsampled(cam, self.image_size) for cam in cams]), axis=0)[
-            0
-        ].numpy()
-        return _to_unit(heat)
+        return [_upsampled(cam, self.image_size) for cam in cams]
 
     def even_heatmap(self, mask: np.ndarray) -> np.ndarray:
         """(size, size) body mask -> the heatmap of a model looking evenly at the body:
@@ -97,8 +133,8 @@ class GradCam:
     def _maps_and_gradients(self, batch, class_index):
         with tf.GradientTape() as tape:
             maps, scores = [], []
-            for pre, base, post in self._members:
-                x = batch
+            for index, (pre, base, post) in enumerate(self._members):
+                x = batch[:, index] if self.views else batch
                 for layer in pre:
                     x = layer(x, training=False)
                 feature_map, y = base(x, training=False)
@@ -195,7 +231,9 @@ def attention_by_class(
     """Mean share of Grad-CAM mass inside the body (mlcore.body), per true class and
     over all measured slices; each slice's heatmap is for the class the model chose.
     ``even_body`` is the same share for :meth:`GradCam.even_heatmap` on the same
-    slices: what looking evenly at the whole body would score at this resolution."""
+    slices: what looking evenly at the whole body would score at this resolution.
+    For a version of several views, each network's share is measured in the view it
+    reads, and the views are averaged."""
     shares: dict[str, list[float]] = {name: [] for name in class_names}
     even: dict[str, list[float]] = {name: [] for name in class_names}
     for label, name in enumerate(class_names):
@@ -203,16 +241,24 @@ def attention_by_class(
         if len(members) > per_class:
             members = members[np.linspace(0, len(members) - 1, per_class).astype(int)]
         for index in members:
-            heat = explainer.heatmap(images[index], int(predicted[index]))
-            mask = body_mask(images[index])
-            share = attention_in_body(heat, mask)
-            if share is not None:
-                shares[name].append(share)
-                even[name].append(attention_in_body(explainer.even_heatmap(mask), mask))
+            for heat, mask in _heats_and_masks(explainer, images[index], int(predicted[index])):
+                share = attention_in_body(heat, mask)
+                if share is not None:
+                    shares[name].append(share)
+                    even[name].append(attention_in_body(explainer.even_heatmap(mask), mask))
     return {
         **_means(shares),
         "even_body": _means(even),
     }
+
+
+def _heats_and_masks(explainer: GradCam, image: np.ndarray, class_index: int):
+    """(heatmap, body mask) of each view a network read: one pair, or one per view of
+    a version of several views (their shares are averaged like any two slices')."""
+    if not explainer.views:
+        return [(explainer.heatmap(image, class_index), body_mask(image))]
+    heats = explainer.view_heatmaps(image, class_index)
+    return [(heat, body_mask(view)) for heat, view in zip(heats, image, strict=True)]
 
 
 def _means(shares: dict[str, list[float]]) -> dict:
@@ -244,6 +290,8 @@ def heatmap_grid(
 
     from mlcore.heatmaps import overlay_png
 
+    if explainer.views:
+        raise ValueError("The heatmap grid shows networks that read one view.")
     size = images.shape[1]
     pad = 4
     tile = 2 * size + pad

@@ -25,6 +25,7 @@ from mlcore.preprocessing import (
     DEFAULT_MAX_PIXELS,
     ImageSource,
     SliceViews,
+    View,
     load_image,
     load_views,
 )
@@ -70,6 +71,9 @@ class Classifier:
         preprocessing = metadata.get("preprocessing", {})
         self.body_mask = bool(preprocessing.get("body_mask", False))
         self.body_crop = bool(preprocessing.get("body_crop", False))
+        # A version whose networks read different views of the slice (each network
+        # its own: mlcore.ensembles) takes them stacked, one input per view.
+        self.views = tuple(View(**view) for view in preprocessing.get("views", ()))
         # Temperature scaling fitted on held-out slices (1.0: the raw probabilities).
         self.temperature = float(metadata.get("calibration", {}).get("temperature", 1.0))
         # Readings less confident than this are flagged for review (None: no advice):
@@ -92,15 +96,18 @@ class Classifier:
             max_pixels=max_pixels,
             body_mask=self.body_mask,
             body_crop=self.body_crop,
+            views=self.views,
         )
 
     def model_input(self, batch: np.ndarray) -> np.ndarray:
         """Whole preprocessed slices as the network reads them: with the outside of the
         body blacked out when the version was trained so (the same as load_image(...,
         body_mask=True), which training uses). A version that reads a crop around the
-        body needs the full-resolution slice: use :meth:`read`."""
-        if self.body_crop:
-            raise ValueError(f"Version {self.version} reads a crop of the slice: use read().")
+        body, or several views, needs the full-resolution slice: use :meth:`read`."""
+        if self.body_crop or self.views:
+            raise ValueError(
+                f"Version {self.version} reads a crop or several views of the slice: use read()."
+            )
         if not self.body_mask:
             return batch
         return mask_batch(batch)
@@ -154,8 +161,9 @@ class Classifier:
 def average_with_mirror(
     forward: Callable[[np.ndarray], np.ndarray], batch: np.ndarray
 ) -> np.ndarray:
-    """Mean of the probabilities for each image and its left-right mirror image."""
-    both = forward(np.concatenate([batch, batch[:, :, ::-1]]))
+    """Mean of the probabilities for each image and its left-right mirror image
+    (every view of a stacked input mirrored: the width is the second-last axis)."""
+    both = forward(np.concatenate([batch, batch[..., ::-1, :]]))
     return (both[: len(batch)] + both[len(batch) :]) / 2
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -132,12 +133,29 @@ def to_array(image: Image.Image, image_size: int) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class View:
+    """How one network reads a slice: masked outside the body, cut to the square
+    around the body. A version records its networks' views (``preprocessing``)."""
+
+    body_mask: bool = False
+    body_crop: bool = False
+
+
+@dataclass(frozen=True)
 class SliceViews:
     """One decoded slice as each reader takes it."""
 
     whole: np.ndarray  # the whole slice, never masked: what the not-a-CT check reads
-    model_input: np.ndarray  # what the network reads (masked and cropped per the recipe)
-    box: tuple[float, float, float, float]  # where model_input lies in the slice
+    # What the network reads (masked and cropped per the recipe): (size, size, 3), or
+    # (views, size, size, 3) for a version whose networks read different views.
+    model_input: np.ndarray
+    # Where each view lies in the slice: (left, top, right, bottom) fractions.
+    boxes: tuple[tuple[float, float, float, float], ...]
+
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        """Where the (first) view lies in the slice."""
+        return self.boxes[0]
 
 
 def load_views(
@@ -148,6 +166,7 @@ def load_views(
     window: Window = ABDOMEN,
     body_mask: bool = False,
     body_crop: bool = False,
+    views: Sequence[View] = (),
 ) -> SliceViews:
     """Decode once; the whole slice and the network's input, both (image_size,
     image_size, 3) float32 in [0, 1].
@@ -157,22 +176,37 @@ def load_views(
     from the full-resolution slice, so the body fills the input and a stone keeps
     more pixels; a slice without a body is read whole. With ``body_mask``
     everything outside the body is then set to black (air). A version records both
-    options and serving follows them.
+    options and serving follows them. ``views`` (instead of the two options): one
+    input per view, stacked, for a version whose networks read different views.
     """
     image = to_rgb_or_grey(open_image(source, max_pixels=max_pixels, window=window))
     whole = to_array(image, image_size)
-    view, box = whole, WHOLE_SLICE
-    if body_crop:
+    if not views:
+        view, box = _read_view(image, whole, View(body_mask, body_crop))
+        return SliceViews(whole=whole, model_input=view, boxes=(box,))
+    read = [_read_view(image, whole, view) for view in views]
+    return SliceViews(
+        whole=whole,
+        model_input=np.stack([view for view, _ in read]),
+        boxes=tuple(box for _, box in read),
+    )
+
+
+def _read_view(
+    image: Image.Image, whole: np.ndarray, view: View
+) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    array, box = whole, WHOLE_SLICE
+    if view.body_crop:
         width, height = image.size
         square = body_box(whole, width, height)
         if square is not None:
             # Pillow pads a box reaching past the edge with black, the colour of air.
-            view = to_array(image.crop(square), image_size)
+            array = to_array(image.crop(square), whole.shape[0])
             left, top, right, bottom = square
             box = (left / width, top / height, right / width, bottom / height)
-    if body_mask:
-        view = mask_outside_body(view)
-    return SliceViews(whole=whole, model_input=view, box=box)
+    if view.body_mask:
+        array = mask_outside_body(array)
+    return array, box
 
 
 def load_image(

@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.utils import timezone
-from factories import NEW, OLD, SHIPPED, encode, synthetic_slice, write_dataset
+from factories import NEW, OLD, SHIPPED, encode, synthetic_slice, write_blocks, write_dataset
 
 # Settings refuse to start without a secret key unless DJANGO_DEBUG=1, and tests run with
 # DEBUG off, as in production. pytest-django would import settings before this file loads
@@ -152,6 +152,30 @@ def tiny_training(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_version(tiny_training) -> Path:
     return tiny_training[0].version_dir
+
+
+@pytest.fixture(scope="session")
+def view_members(tmp_path_factory):
+    """Two real one-epoch networks trained on every slice of the same data, one
+    reading the whole masked slice and one the crop around the body: the members of
+    a version of two views (mlcore.ensembles). Returns the data folder, the two
+    recipes and the two version folders."""
+    from dataclasses import replace
+
+    from mlcore.training import TrainConfig, train
+
+    base = tmp_path_factory.mktemp("views")
+    data_dir = write_blocks(base / "data")
+    common = {"epochs": 1, "batch_size": 8, "image_size": 32, "average_last": 1}
+    configs = [
+        TrainConfig((data_dir,), base / "models", body_mask=True, **common),
+        TrainConfig((data_dir,), base / "models", body_mask=True, body_crop=True, **common),
+    ]
+    members = [
+        train(replace(config, val_fraction=0.0), log=lambda line: None).version_dir
+        for config in configs
+    ]
+    return data_dir, configs, members
 
 
 @pytest.fixture

@@ -32,6 +32,20 @@ def synthetic_slice(label: int, number: int, size: int = 64) -> Image.Image:
     return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
 
 
+def off_centre_slice_png(width: int = 512, height: int = 512) -> bytes:
+    """A dark frame holding a grey body (an ellipse in the upper left part, so a crop
+    has to move), a bright organ inside it and a table line below it."""
+    y, x = np.mgrid[:height, :width]
+    cx, cy, rx, ry = 0.4 * width, 0.4 * height, 0.25 * width, 0.2 * height
+    grey = np.zeros((height, width), np.uint8)
+    grey[((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2 <= 1] = 90
+    grey[((x - cx) / (rx / 4)) ** 2 + ((y - cy) / (ry / 4)) ** 2 <= 1] = 220
+    grey[int(0.75 * height) : int(0.75 * height) + 3, 20 : width - 20] = 160  # table
+    buffer = io.BytesIO()
+    Image.fromarray(grey).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
 def encode(image: Image.Image, image_format: str = "PNG", **options) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format=image_format, **options)
@@ -45,6 +59,19 @@ def write_dataset(root: Path, per_class: int = IMAGES_PER_CLASS) -> Path:
         folder.mkdir(parents=True)
         for number in range(1, per_class + 1):
             synthetic_slice(label, number).save(folder / f"{name}- ({number}).jpg", quality=95)
+    return root
+
+
+BLOCK_NUMBERS = (1, 2, 3, 4, 40, 41, 42, 43)  # two blocks of numbers (patients) per class
+
+
+def write_blocks(root: Path) -> Path:
+    """Class folders of two patients each (file-number blocks 1-4 and 40-43): the
+    least that patient-block cross-validation can cut into two folds."""
+    for label, name in enumerate(CLASS_NAMES):
+        (root / name).mkdir(parents=True)
+        for number in BLOCK_NUMBERS:
+            synthetic_slice(label, number).save(root / name / f"{name}- ({number}).jpg")
     return root
 
 

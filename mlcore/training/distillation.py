@@ -39,7 +39,7 @@ def distillation_targets(
     if tuple(teacher.class_names) != tuple(config.class_names):
         raise data.DatasetError(f"Teacher {teacher.version} has other classes.")
     # The whole slices, masked (or not) as the teacher itself reads them.
-    if teacher.image_size == config.image_size and not teacher.body_crop:
+    if teacher.image_size == config.image_size and not (teacher.body_crop or teacher.views):
         images = teacher.model_input(whole_train.images)
     else:
         images = np.stack([teacher.read(path).model_input for path in whole_train.paths])

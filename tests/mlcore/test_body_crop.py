@@ -7,26 +7,13 @@ import io
 
 import numpy as np
 import pytest
+from factories import off_centre_slice_png as slice_png
 from PIL import Image
 
 from mlcore.body import CROP_MARGIN, body_box, body_mask
 from mlcore.explain import place_in_slice
 from mlcore.inference import load_classifier
 from mlcore.preprocessing import WHOLE_SLICE, load_image, load_views
-
-
-def slice_png(width: int = 512, height: int = 512) -> bytes:
-    """A dark frame holding a grey body (an ellipse in the upper left part, so a crop
-    has to move), a bright organ inside it and a table line below it."""
-    y, x = np.mgrid[:height, :width]
-    cx, cy, rx, ry = 0.4 * width, 0.4 * height, 0.25 * width, 0.2 * height
-    grey = np.zeros((height, width), np.uint8)
-    grey[((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2 <= 1] = 90
-    grey[((x - cx) / (rx / 4)) ** 2 + ((y - cy) / (ry / 4)) ** 2 <= 1] = 220
-    grey[int(0.75 * height) : int(0.75 * height) + 3, 20 : width - 20] = 160  # table
-    buffer = io.BytesIO()
-    Image.fromarray(grey).save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def test_the_box_is_a_square_around_the_body_with_a_margin():

@@ -6,22 +6,12 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
-from factories import synthetic_slice
+from factories import BLOCK_NUMBERS, write_blocks
 from PIL import Image
 
 from mlcore import data
 from mlcore.crossval import crossvalidate, summarize, summary_for_version
 from mlcore.training import TrainConfig, train
-
-NUMBERS = (1, 2, 3, 4, 40, 41, 42, 43)  # two blocks of numbers (patients) per class
-
-
-def write_blocks(root: Path) -> Path:
-    for label, name in enumerate(data.CLASS_NAMES):
-        (root / name).mkdir(parents=True)
-        for number in NUMBERS:
-            synthetic_slice(label, number).save(root / name / f"{name}- ({number}).jpg")
-    return root
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +50,7 @@ def test_each_fold_is_written_with_its_out_of_fold_predictions(crossvalidated):
         assert len(record["predictions"]) == sum(record["data"]["validation_counts"].values())
         assert 0 <= record["attention_in_body"]["mean"] <= 1
         held += [p["path"] for p in record["predictions"]]
-    assert len(held) == len(set(held)) == 4 * len(NUMBERS)  # every slice held out once
+    assert len(held) == len(set(held)) == 4 * len(BLOCK_NUMBERS)  # every slice held out once
     assert any(line.startswith("Fold 1: accuracy") for line in lines)
     assert json.loads((out_dir / "summary.json").read_text()) == summary
 
@@ -81,7 +71,7 @@ def test_summary_gives_mean_and_spread_and_out_of_fold_calibration(crossvalidate
     # Each fold's confidently-wrong rate uses a threshold fitted on the other fold.
     assert all(row["confidently_wrong"] is not None for row in summary["per_fold"])
     calibration = summary["calibration"]
-    assert calibration["n_images"] == 4 * len(NUMBERS)
+    assert calibration["n_images"] == 4 * len(BLOCK_NUMBERS)
     assert 0.25 <= calibration["uncertain_below"] <= 0.99
     assert calibration["temperature"] > 0
 

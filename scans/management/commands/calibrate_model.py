@@ -61,6 +61,11 @@ class Command(BaseCommand):
             return
         try:
             classifier = load_classifier(options["model"], models_dir=models_dir, runtime="litert")
+            if classifier.views:
+                raise versions.VersionError(
+                    f"Version {classifier.version} is an ensemble of versions trained on "
+                    "every slice: calibrate it with --crossvalidation."
+                )
             # The version's own split and input views, read again as training read them.
             prepared = prepare_data(
                 config_from_metadata(
@@ -155,7 +160,11 @@ class Command(BaseCommand):
 
 
 def _outlier_detector(metadata: dict, data_dirs, models_dir: Path) -> dict:
-    """The not-a-CT check fitted again on the version's own training slices, whole."""
+    """The not-a-CT check fitted again on the version's own training slices, whole
+    (an ensemble's networks share them: its first network's)."""
+    training = metadata.get("training", {})
+    if "ensemble_of" in training:
+        metadata = {**metadata, "training": training["ensemble_of"][0]}
     config = config_from_metadata(metadata, data_dirs=data_dirs, models_dir=models_dir)
     prepared = prepare_data(config, log=lambda line: None)
     if prepared.fingerprint != metadata["dataset"]["fingerprint"]:

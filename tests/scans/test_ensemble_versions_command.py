@@ -1,0 +1,95 @@
+"""ensemble_versions, then calibrate_model --crossvalidation on the members' recipes
+combined by crossvalidate_ensemble: the way a version of two views is shipped."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from mlcore import versions
+from mlcore.crossval import crossvalidate
+from mlcore.ensemble_cv import combine_crossvalidations
+
+
+@pytest.fixture(scope="module")
+def recipes(view_members, tmp_path_factory):
+    """The two members' recipes cross-validated on two folds, and their ensemble's
+    cross-validation (tests/conftest.py: view_members)."""
+    data_dir, configs, members = view_members
+    base = tmp_path_factory.mktemp("ensemble-command")
+    runs = [base / f"cv-{index}" for index in range(len(configs))]
+    for config, run in zip(configs, runs, strict=True):
+        crossvalidate(config, folds=2, out_dir=run, log=lambda line: None)
+    combine_crossvalidations(runs, base / "cv-ensemble")
+    return data_dir, members, base / "cv-ensemble"
+
+
+@pytest.fixture
+def models(recipes, settings, tmp_path):
+    _, members, _ = recipes
+    root = tmp_path / "models"
+    for member in members:
+        shutil.copytree(member, root / member.name)
+    settings.MODELS_DIR = root
+    return root
+
+
+def test_two_views_become_one_version_that_takes_its_recipes_calibration(
+    recipes, models, db, capsys
+):
+    data_dir, members, crossvalidation = recipes
+    whole, crop = (m.name for m in members)
+
+    call_command("ensemble_versions", "--member", whole, "--member", crop, "--data-dir", data_dir)
+
+    made = (set(versions.list_versions(models)) - {whole, crop}).pop()
+    out = capsys.readouterr().out
+    assert f"Version {made}: {whole} + {crop}, each reading its own view." in out
+    assert f"calibrate_model --model {made} --crossvalidation DIR --activate" in out
+    call_command(
+        "calibrate_model",
+        "--model",
+        made,
+        "--crossvalidation",
+        crossvalidation,
+        "--data-dir",
+        data_dir,
+        "--activate",
+    )
+    active = versions.active(models)
+    assert versions.read_metadata(models / made)["metrics"] == {}
+    assert active.metadata["derived_from"] == made
+    assert active.metadata["preprocessing"]["views"][1]["body_crop"] is True
+    assert active.metadata["inference"]["uncertain_below"] > 0
+    assert active.metadata["metrics"]["crossvalidation"]["folds"] == 2
+    assert active.metadata["calibration"]["n_images"] == 4 * 8
+    assert active.metadata["ood"]
+
+
+def test_networks_given_in_another_order_than_cross_validated_are_refused(
+    recipes, models, db, capsys
+):
+    data_dir, members, crossvalidation = recipes
+    whole, crop = (m.name for m in members)
+    call_command("ensemble_versions", "--member", crop, "--member", whole, "--data-dir", data_dir)
+    made = (set(versions.list_versions(models)) - {whole, crop}).pop()
+
+    with pytest.raises(CommandError, match="differs in: network 1: body_crop"):
+        call_command("calibrate_model", "--model", made, "--crossvalidation", crossvalidation)
+    with pytest.raises(CommandError, match="calibrate it with --crossvalidation"):
+        call_command("calibrate_model", "--model", made, "--data-dir", data_dir)
+
+
+@pytest.mark.parametrize(
+    ("members", "message"),
+    [(["{whole}"], "at least two"), (["{whole}", "no-such-version"], "No model version")],
+)
+def test_bad_members_give_one_clear_error(recipes, models, db, members, message):
+    data_dir, (whole, _), _ = recipes
+    arguments = [a for m in members for a in ("--member", m.format(whole=whole.name))]
+
+    with pytest.raises(CommandError, match=message):
+        call_command("ensemble_versions", *arguments, "--data-dir", data_dir)
+    assert len(versions.list_versions(models)) == 2
