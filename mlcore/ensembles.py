@@ -23,11 +23,18 @@ from pathlib import Path
 import keras
 
 from mlcore import data, versions
-from mlcore.preprocessing import View
+from mlcore.preprocessing import View, recorded_view, recorded_views
 from mlcore.runtime import KERAS_FILE
 
 # How many real slices the LiteRT export is checked on against Keras.
 PARITY_SLICES = 32
+# What every network of one version must share, and how to say that two do not.
+_MUST_AGREE = (
+    (lambda m: m.get("class_names"), "have other classes"),
+    (lambda m: m.get("input_size"), "have other input size"),
+    (lambda m: m.get("dataset", {}).get("fingerprint"), "were trained on other data"),
+    (lambda m: m.get("inference", {}).get("flip_averaging"), "differ in flip averaging"),
+)
 
 
 def make_view_ensemble(models: Sequence[keras.Model]) -> keras.Model:
@@ -48,10 +55,7 @@ def member_view(metadata: dict) -> View:
         raise versions.VersionError(
             f"Version {metadata['version']} already reads several views: give its members."
         )
-    return View(
-        body_mask=bool(preprocessing.get("body_mask", False)),
-        body_crop=bool(preprocessing.get("body_crop", False)),
-    )
+    return recorded_view(preprocessing)
 
 
 def ensemble_metadata(members: Sequence[dict]) -> dict:
@@ -61,26 +65,11 @@ def ensemble_metadata(members: Sequence[dict]) -> dict:
         raise versions.VersionError("An ensemble needs at least two versions.")
     first = members[0]
     for other in members[1:]:
-        for key, what in (
-            ("class_names", "classes"),
-            ("input_size", "input size"),
-        ):
-            if other.get(key) != first.get(key):
+        for read, differ in _MUST_AGREE:
+            if read(other) != read(first):
                 raise versions.VersionError(
-                    f"Versions {first['version']} and {other['version']} have other {what}."
+                    f"Versions {first['version']} and {other['version']} {differ}."
                 )
-        if other.get("dataset", {}).get("fingerprint") != first.get("dataset", {}).get(
-            "fingerprint"
-        ):
-            raise versions.VersionError(
-                f"Versions {first['version']} and {other['version']} were trained on other data."
-            )
-        if other.get("inference", {}).get("flip_averaging") != first.get("inference", {}).get(
-            "flip_averaging"
-        ):
-            raise versions.VersionError(
-                f"Versions {first['version']} and {other['version']} differ in flip averaging."
-            )
     views = [member_view(member) for member in members]
     preprocessing = {
         key: value
@@ -114,7 +103,7 @@ def write_view_ensemble(
     the LiteRT export is checked against Keras on ``parity_items`` (real slices)."""
     members = [versions.read_metadata(Path(folder)) for folder in member_dirs]
     metadata = ensemble_metadata(members)
-    views = [View(**view) for view in metadata["preprocessing"]["views"]]
+    views = recorded_views(metadata["preprocessing"])
     parity = data.decode_images(
         parity_items[:PARITY_SLICES], int(metadata["input_size"][0]), views=views
     )

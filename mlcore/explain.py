@@ -35,7 +35,7 @@ import tensorflow as tf
 
 from mlcore import versions
 from mlcore.body import attention_in_body, body_mask
-from mlcore.preprocessing import ImageSource, View, load_views
+from mlcore.preprocessing import ImageSource, View, load_views, recorded_view, recorded_views
 from mlcore.runtime import KERAS_FILE
 
 MIN_MAP_FRACTION = 16  # the feature map is at least input_size / 16 wide
@@ -76,11 +76,12 @@ class GradCam:
     def from_version(cls, version_dir: Path) -> GradCam:
         metadata = versions.read_metadata(Path(version_dir))
         preprocessing = metadata.get("preprocessing", {})
+        view = recorded_view(preprocessing)
         return cls(
             keras.saving.load_model(Path(version_dir) / KERAS_FILE, compile=False),
-            body_mask=bool(preprocessing.get("body_mask", False)),
-            body_crop=bool(preprocessing.get("body_crop", False)),
-            views=[View(**view) for view in preprocessing.get("views", ())],
+            body_mask=view.body_mask,
+            body_crop=view.body_crop,
+            views=recorded_views(preprocessing),
         )
 
     def slice_heatmap(self, source: ImageSource, class_index: int) -> np.ndarray:

@@ -25,9 +25,10 @@ from mlcore.preprocessing import (
     DEFAULT_MAX_PIXELS,
     ImageSource,
     SliceViews,
-    View,
     load_image,
     load_views,
+    recorded_view,
+    recorded_views,
 )
 from mlcore.runtime import Runner, make_runner
 
@@ -69,11 +70,11 @@ class Classifier:
         inference = metadata.get("inference", {})
         self.flip_averaging = inference.get("flip_averaging", False)
         preprocessing = metadata.get("preprocessing", {})
-        self.body_mask = bool(preprocessing.get("body_mask", False))
-        self.body_crop = bool(preprocessing.get("body_crop", False))
+        view = recorded_view(preprocessing)
+        self.body_mask, self.body_crop = view.body_mask, view.body_crop
         # A version whose networks read different views of the slice (each network
         # its own: mlcore.ensembles) takes them stacked, one input per view.
-        self.views = tuple(View(**view) for view in preprocessing.get("views", ()))
+        self.views = recorded_views(preprocessing)
         # Temperature scaling fitted on held-out slices (1.0: the raw probabilities).
         self.temperature = float(metadata.get("calibration", {}).get("temperature", 1.0))
         # Readings less confident than this are flagged for review (None: no advice):

@@ -141,6 +141,19 @@ class View:
     body_crop: bool = False
 
 
+def recorded_view(preprocessing: dict) -> View:
+    """The view a version's ``preprocessing`` records for its network (off unless said)."""
+    return View(
+        body_mask=bool(preprocessing.get("body_mask", False)),
+        body_crop=bool(preprocessing.get("body_crop", False)),
+    )
+
+
+def recorded_views(preprocessing: dict) -> tuple[View, ...]:
+    """The views of a version whose networks read different views; () for one view."""
+    return tuple(View(**view) for view in preprocessing.get("views", ()))
+
+
 @dataclass(frozen=True)
 class SliceViews:
     """One decoded slice as each reader takes it."""
