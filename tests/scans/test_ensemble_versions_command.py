@@ -36,15 +36,21 @@ def models(recipes, settings, tmp_path):
     return root
 
 
+def make_ensemble(models, data_dir, *members: str) -> str:
+    """ensemble_versions of ``members`` in that order; the new version's id."""
+    arguments = [a for member in members for a in ("--member", member)]
+    call_command("ensemble_versions", *arguments, "--data-dir", data_dir)
+    return (set(versions.list_versions(models)) - set(members)).pop()
+
+
 def test_two_views_become_one_version_that_takes_its_recipes_calibration(
     recipes, models, db, capsys
 ):
     data_dir, members, crossvalidation = recipes
     whole, crop = (m.name for m in members)
 
-    call_command("ensemble_versions", "--member", whole, "--member", crop, "--data-dir", data_dir)
+    made = make_ensemble(models, data_dir, whole, crop)
 
-    made = (set(versions.list_versions(models)) - {whole, crop}).pop()
     out = capsys.readouterr().out
     assert f"Version {made}: {whole} + {crop}, each reading its own view." in out
     assert f"calibrate_model --model {made} --crossvalidation DIR --activate" in out
@@ -73,8 +79,7 @@ def test_networks_given_in_another_order_than_cross_validated_are_refused(
 ):
     data_dir, members, crossvalidation = recipes
     whole, crop = (m.name for m in members)
-    call_command("ensemble_versions", "--member", crop, "--member", whole, "--data-dir", data_dir)
-    made = (set(versions.list_versions(models)) - {whole, crop}).pop()
+    made = make_ensemble(models, data_dir, crop, whole)
 
     with pytest.raises(CommandError, match="differs in: network 1: body_crop"):
         call_command("calibrate_model", "--model", made, "--crossvalidation", crossvalidation)
