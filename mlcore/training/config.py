@@ -215,7 +215,14 @@ def config_from_metadata(metadata: dict, *, data_dirs, models_dir: Path) -> Trai
     """The configuration a version was trained with (as its metadata recorded it),
     reading the data from ``data_dirs``: its split, classes and input views again.
     Options recorded by older code that no longer exist are ignored; options it did
-    not record take their defaults."""
+    not record take their defaults. An ensemble of versions has no one configuration:
+    each of its networks' is under ``training["ensemble_of"]``."""
+    if "ensemble_of" in metadata.get("training", {}):
+        raise data.DatasetError(
+            f"Version {metadata.get('version')} is an ensemble of "
+            f"{len(metadata['training']['ensemble_of'])} networks: it has no single "
+            "training configuration (read one network's from training['ensemble_of'])."
+        )
     known = {f.name for f in fields(TrainConfig)} - {"data_dirs", "models_dir"}
     recorded = {
         key: tuple(value) if isinstance(value, list) else value

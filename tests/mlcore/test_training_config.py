@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from mlcore.data import DatasetError
 from mlcore.training import TrainConfig, recipe
 from mlcore.training.config import (
     DISTILLATION,
@@ -104,3 +105,15 @@ def test_options_an_old_version_did_not_record_take_their_defaults(tmp_path):
     config = config_from_metadata(metadata, data_dirs=[tmp_path], models_dir=tmp_path)
 
     assert (config.image_size, config.head_units, config.body_crop) == (96, (16,), False)
+
+
+def test_an_ensembles_metadata_gives_no_single_configuration(tmp_path):
+    network = {"image_size": 128, "body_mask": True}
+    metadata = {
+        "version": "20260101-000000",
+        "class_names": ["Cyst", "Normal", "Stone", "Tumor"],
+        "training": {"ensemble_of": [network, {**network, "body_crop": True}]},
+    }
+
+    with pytest.raises(DatasetError, match="ensemble of 2 networks"):
+        config_from_metadata(metadata, data_dirs=[tmp_path], models_dir=tmp_path)
