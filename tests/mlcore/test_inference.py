@@ -7,7 +7,7 @@ from factories import encode, synthetic_slice
 from mlcore import data, versions
 from mlcore.calibration import apply_temperature
 from mlcore.inference import Prediction, load_classifier
-from mlcore.preprocessing import UnsupportedFormatError, load_image
+from mlcore.preprocessing import UnsupportedFormatError, View, load_image, load_views
 
 
 @pytest.fixture(scope="module")
@@ -164,13 +164,38 @@ def test_uncertain_follows_the_versions_threshold(tiny_version, image_bytes):
     assert not any(p.uncertain for p in classifier.classify_batch(image_bytes))
 
 
-def test_a_body_masked_version_reads_what_training_read_and_checks_the_whole_slice(sample_dir):
+def test_the_shipped_version_reads_what_its_networks_trained_on_and_checks_the_whole_slice(
+    sample_dir,
+):
     classifier = load_classifier(models_dir=versions.DEFAULT_MODELS_DIR)
     path = sample_dir / "Tumor" / "Tumor- (1).jpg"
-    assert classifier.body_mask is True
+    views = classifier.views or (View(classifier.body_mask, classifier.body_crop),)
+    assert all(view.body_mask for view in views)  # no network reads the table or the air
+
+    read = classifier.read(path)
+
+    whole = load_image(path, classifier.image_size)
+    assert np.array_equal(read.whole, whole) and np.array_equal(classifier.preprocess(path), whole)
+    inputs = read.model_input if classifier.views else read.model_input[None]
+    for view, model_input in zip(views, inputs, strict=True):
+        # Each network trained on its own view alone (data.decode_views).
+        trained_on = load_views(
+            path, classifier.image_size, body_mask=view.body_mask, body_crop=view.body_crop
+        ).model_input
+        assert np.array_equal(model_input, trained_on)
+        if not view.body_crop:  # the whole masked slice is load_image's, as training read it
+            assert np.array_equal(
+                model_input, load_image(path, classifier.image_size, body_mask=True)
+            )
+
+
+def test_a_network_of_the_whole_masked_slice_masks_whole_slices_as_training_did(view_members):
+    data_dir, _, (masked, _) = view_members
+    classifier = load_classifier(masked)
+    path = sorted((data_dir / "Tumor").iterdir())[0]
 
     whole = classifier.preprocess(path)
 
-    assert np.array_equal(whole, load_image(path, classifier.image_size))  # the OOD check's
+    assert classifier.body_mask and not (classifier.body_crop or classifier.views)
     trained_on = load_image(path, classifier.image_size, body_mask=True)
     assert np.array_equal(classifier.model_input(whole[None])[0], trained_on)
