@@ -26,7 +26,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mlcore.calibration import apply_temperature, fit_temperature, uncertain_threshold  # noqa: E402
+from mlcore.calibration import (  # noqa: E402
+    THRESHOLD_GRID,
+    apply_temperature,
+    fit_temperature,
+    uncertain_threshold,
+)
 from mlcore.crossval import TARGET_ACCURACY  # noqa: E402
 
 # Thresholds tried by the finer rules: the code's steps of 0.01 up to 0.9, then 0.001.
@@ -37,21 +42,10 @@ FINE_GRID = np.concatenate(
 Rule = Callable[[np.ndarray, np.ndarray], float]
 
 
-def accurate_above(step_fine: bool) -> Rule:
-    """The lowest threshold at or above which readings were TARGET_ACCURACY right."""
-    if not step_fine:
-        return lambda p, y: uncertain_threshold(p, y, target_accuracy=TARGET_ACCURACY)
-
-    def fit(probabilities: np.ndarray, labels: np.ndarray) -> float:
-        confidence = probabilities.max(axis=1)
-        correct = probabilities.argmax(axis=1) == labels
-        for threshold in FINE_GRID:
-            kept = confidence >= threshold
-            if kept.any() and correct[kept].mean() >= TARGET_ACCURACY:
-                return float(threshold)
-        return float(FINE_GRID[-1])
-
-    return fit
+def accurate_above(grid: np.ndarray) -> Rule:
+    """The code's rule (the lowest threshold at or above which readings were
+    TARGET_ACCURACY right) over the thresholds of ``grid``."""
+    return lambda p, y: uncertain_threshold(p, y, target_accuracy=TARGET_ACCURACY, grid=grid)
 
 
 def wrong_unflagged_at_most(share: float) -> Rule:
@@ -69,8 +63,8 @@ def wrong_unflagged_at_most(share: float) -> Rule:
 
 
 RULES: dict[str, Rule] = {
-    "readings above it 99 % right, steps of 0.01 (the code's rule)": accurate_above(False),
-    "readings above it 99 % right, steps of 0.001 above 0.9": accurate_above(True),
+    "readings above it 99 % right, steps of 0.01 (the code's rule)": accurate_above(THRESHOLD_GRID),
+    "readings above it 99 % right, steps of 0.001 above 0.9": accurate_above(FINE_GRID),
     "wrong and unflagged at most 0.2 % of readings": wrong_unflagged_at_most(0.002),
     "wrong and unflagged at most 0.5 % of readings": wrong_unflagged_at_most(0.005),
     "wrong and unflagged at most 1 % of readings": wrong_unflagged_at_most(0.01),

@@ -91,15 +91,24 @@ def calibrate(probabilities: np.ndarray, labels: np.ndarray, *, seed: int = 0) -
     }
 
 
+# The thresholds uncertain_threshold tries by default: 0.25 to 0.99 in steps of 0.01.
+THRESHOLD_GRID = np.round(np.arange(0.25, 1.0, 0.01), 2)
+
+
 def uncertain_threshold(
-    probabilities: np.ndarray, labels: np.ndarray, *, target_accuracy: float = 0.98
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    *,
+    target_accuracy: float = 0.98,
+    grid: np.ndarray = THRESHOLD_GRID,
 ) -> float:
-    """The lowest confidence at or above which held-out readings were at least
-    ``target_accuracy`` correct: readings below it are flagged for review."""
+    """The lowest confidence in ``grid`` at or above which held-out readings were at
+    least ``target_accuracy`` correct: readings below it are flagged for review. The
+    highest of the grid when none is."""
     confidence = probabilities.max(axis=1)
     correct = probabilities.argmax(axis=1) == np.asarray(labels)
-    for threshold in np.round(np.arange(0.25, 1.0, 0.01), 2):
+    for threshold in grid:
         kept = confidence >= threshold
         if kept.any() and correct[kept].mean() >= target_accuracy:
             return float(threshold)
-    return 0.99
+    return float(grid[-1])

@@ -65,3 +65,16 @@ def test_uncertain_threshold_separates_unreliable_readings():
     labels = np.array([0] * 90 + [1] * 10)  # every unsure reading is wrong
     threshold = uncertain_threshold(probabilities, labels)
     assert 0.45 < threshold <= 0.95
+
+
+def test_uncertain_threshold_searches_the_grid_it_is_given():
+    right = np.tile([0.985, 0.005, 0.005, 0.005], (90, 1))
+    wrong = np.tile([0.975, 0.025 / 3, 0.025 / 3, 0.025 / 3], (10, 1))
+    probabilities = np.vstack([right, wrong])
+    labels = np.array([0] * 90 + [1] * 10)
+    # Steps of 0.01 cannot split 0.975 from 0.985; steps of 0.001 can.
+    assert uncertain_threshold(probabilities, labels) == 0.98
+    fine = np.round(np.arange(0.9, 1.0, 0.001), 3)
+    assert uncertain_threshold(probabilities, labels, grid=fine) == 0.976
+    # No threshold of the grid is right enough: its highest.
+    assert uncertain_threshold(probabilities, labels, grid=np.array([0.5, 0.9])) == 0.9
