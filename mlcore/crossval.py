@@ -20,6 +20,7 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -50,6 +51,16 @@ from mlcore.training import (
 # Readings at or above the threshold should be right this often (held-out slices):
 # what is left wrong above it is the confidently-wrong rate.
 TARGET_ACCURACY = 0.99
+
+# A rule for the "uncertain" threshold: from temperature-scaled probabilities and
+# their labels, the confidence below which a reading is flagged.
+ThresholdRule = Callable[[np.ndarray, np.ndarray], float]
+
+
+def accurate_above(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """The code's rule: the lowest threshold above which readings were
+    ``TARGET_ACCURACY`` right (:func:`mlcore.calibration.uncertain_threshold`)."""
+    return uncertain_threshold(probabilities, labels, target_accuracy=TARGET_ACCURACY)
 
 
 def crossvalidate(
@@ -161,14 +172,15 @@ def balanced_accuracy(report: dict) -> float:
     return float(np.mean(recalls))
 
 
-def out_of_fold_calibration(records: list[dict]) -> dict:
-    """Temperature and uncertain threshold fitted on every out-of-fold prediction."""
+def out_of_fold_calibration(records: list[dict], rule: ThresholdRule = accurate_above) -> dict:
+    """Temperature and uncertain threshold (by ``rule``) fitted on every out-of-fold
+    prediction."""
     probabilities, labels, _, _ = _pooled(records)
     temperature = fit_temperature(probabilities, labels)
     scaled = apply_temperature(probabilities, temperature)
     return {
         "temperature": temperature,
-        "uncertain_below": uncertain_threshold(scaled, labels, target_accuracy=TARGET_ACCURACY),
+        "uncertain_below": rule(scaled, labels),
         "ece_before": round(expected_calibration_error(probabilities, labels), 4),
         "ece_after_in_sample": round(expected_calibration_error(scaled, labels), 4),
         "n_images": len(labels),
@@ -218,12 +230,17 @@ def recipe_differences(theirs: dict, mine: dict) -> list[str]:
     return sorted(key for key in theirs if mine.get(key) != theirs[key])
 
 
+def read_records(out_dir: Path) -> list[dict]:
+    """The fold records (``fold-<k>.json``) in ``out_dir``, in fold order."""
+    return [
+        json.loads(path.read_text())
+        for path in sorted(Path(out_dir).glob("fold-*.json"), key=lambda p: int(p.stem[5:]))
+    ]
+
+
 def summarize(out_dir: Path) -> dict:
     """Per fold and mean ± spread over the folds present in ``out_dir``."""
-    records = [
-        json.loads(path.read_text())
-        for path in sorted(out_dir.glob("fold-*.json"), key=lambda p: int(p.stem[5:]))
-    ]
+    records = read_records(out_dir)
     if not records:
         raise data.DatasetError(f"No fold results in {out_dir}.")
     recipes = {json.dumps(r["recipe"], sort_keys=True) for r in records}
@@ -262,11 +279,27 @@ def out_of_fold_confusion(records: list[dict]) -> dict:
     return {"classes": classes, "matrix": matrix.tolist()}
 
 
+def read_as_new_patients(
+    record: dict, others: list[dict], rule: ThresholdRule = accurate_above
+) -> dict:
+    """How a version calibrated on the ``others``' out-of-fold predictions flags the
+    fold in ``record``, whose patients are new to its temperature and threshold: the
+    threshold, confidently wrong (wrong, not flagged, not refused) and uncertain
+    (flagged for review) as shares of the fold's readings."""
+    fitted = out_of_fold_calibration(others, rule)
+    probabilities, labels, refused, _ = _pooled([record])
+    scaled = apply_temperature(probabilities, fitted["temperature"])
+    confident = (scaled.max(axis=1) >= fitted["uncertain_below"]) & ~refused
+    wrong = scaled.argmax(axis=1) != labels
+    return {
+        "threshold": fitted["uncertain_below"],
+        "confidently_wrong": float(np.mean(confident & wrong)),
+        "uncertain_share": float(np.mean(~confident & ~refused)),
+    }
+
+
 def _fold_row(record: dict, others: list[dict]) -> dict:
     report = record["report"]
-    probabilities = np.array([p["probabilities"] for p in record["predictions"]])
-    labels = np.array([p["label"] for p in record["predictions"]])
-    refused = np.array([p["refused"] for p in record["predictions"]])
     row = {
         "fold": record["fold"],
         "accuracy": report["accuracy"],
@@ -284,12 +317,9 @@ def _fold_row(record: dict, others: list[dict]) -> dict:
     }
     if others:
         # Fitted on the other folds only: this fold's slices are new to it.
-        fitted = out_of_fold_calibration(others)
-        scaled = apply_temperature(probabilities, fitted["temperature"])
-        confident = (scaled.max(axis=1) >= fitted["uncertain_below"]) & ~refused
-        wrong = scaled.argmax(axis=1) != labels
-        row["confidently_wrong"] = float(np.mean(confident & wrong))
-        row["uncertain_share"] = float(np.mean(~confident & ~refused))
+        flagged = read_as_new_patients(record, others)
+        row["confidently_wrong"] = flagged["confidently_wrong"]
+        row["uncertain_share"] = flagged["uncertain_share"]
     return row
 
 
