@@ -203,6 +203,37 @@ def class_weights(labels: np.ndarray, num_classes: int = len(CLASS_NAMES)) -> di
     return {label: float(w) for label, w in enumerate(weights)}
 
 
+def slice_weights(
+    labels: np.ndarray,
+    folders: np.ndarray,
+    num_classes: int = len(CLASS_NAMES),
+) -> np.ndarray:
+    """Per-slice loss weights: each class weighted as :func:`class_weights` weights it,
+    and within a class each data folder (``folders``: the folder's index per slice)
+    weighted so that every folder present in the class counts as much as another. A
+    class's total weight stays what :func:`class_weights` gives it."""
+    labels, folders = np.asarray(labels), np.asarray(folders)
+    by_class = class_weights(labels, num_classes)
+    weights = np.zeros(len(labels))
+    for label in np.unique(labels):
+        in_class = labels == label
+        _, which, counts = np.unique(folders[in_class], return_inverse=True, return_counts=True)
+        share = in_class.sum() / (len(counts) * counts[which])
+        weights[in_class] = by_class[int(label)] * share
+    return weights
+
+
+def folder_indices(paths: Sequence[Path], roots: Sequence[Path]) -> np.ndarray:
+    """Which of ``roots`` (data folders) each path lies in, by index."""
+    indices = []
+    for path in paths:
+        found = [index for index, root in enumerate(roots) if root in Path(path).parents]
+        if not found:
+            raise DatasetError(f"{path} lies in none of the data folders.")
+        indices.append(found[0])
+    return np.asarray(indices, dtype=np.int64)
+
+
 def class_counts(
     items: Sequence[LabeledImage], class_names: Sequence[str] = CLASS_NAMES
 ) -> dict[str, int]:

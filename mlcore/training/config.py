@@ -101,6 +101,15 @@ class TrainConfig:
         "weighting the loss by class",
         parse=on_off,
     )
+    # The sample's 400 slices of a class are as many patients' as the further folder's
+    # 250-2,000 (docs/model-card.md, next step 4): weighted so, within each class,
+    # every folder counts as much as another.
+    folder_balance: bool = _option(
+        False,
+        "within each class, weight each data folder's slices so that every folder "
+        "counts as much as another (on top of the class weights)",
+        parse=on_off,
+    )
     learning_rate: float = 2e-3
     weight_decay: float = 1e-4
     label_smoothing: float = 0.1
@@ -148,6 +157,11 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.average_last < 0:
             raise ValueError("--average-last takes 0 (keep the best epoch) or a number of epochs")
+        if self.folder_balance and self.balanced_sampling:
+            raise ValueError(
+                "--folder-balance weights the loss and --balanced-sampling draws the slices "
+                "instead of weighting it: choose one"
+            )
 
 
 # What a recipe is: every option but where the data and the models live and which

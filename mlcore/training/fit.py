@@ -58,16 +58,37 @@ def fit_member(
         metrics=["accuracy"],
         jit_compile=config.jit_compile,
     )
+    weights = None
+    if config.folder_balance:
+        roots = [data.find_dataset_root(folder, config.class_names) for folder in config.data_dirs]
+        folders = data.folder_indices(train_set.paths, roots)
+        weights = data.slice_weights(train_set.labels, folders, len(config.class_names))
+        log(
+            "Folder balance, loss weight of a slice by class and folder: "
+            + "; ".join(
+                f"{name} "
+                + " / ".join(
+                    f"{weights[(train_set.labels == label) & (folders == k)][0]:.2f}"
+                    if np.any((train_set.labels == label) & (folders == k))
+                    else "-"
+                    for k in range(len(roots))
+                )
+                for label, name in enumerate(config.class_names)
+            )
+        )
     with tempfile.TemporaryDirectory() as scratch:
         checkpoint = Path(scratch) / "best.keras"
         callbacks = _callbacks(config, seed, train_set, val_set, checkpoint, log)
         history = model.fit(
-            make_dataset(train_set, config, seed=seed, training=True, targets=targets),
+            make_dataset(
+                train_set, config, seed=seed, training=True, targets=targets, weights=weights
+            ),
             epochs=config.epochs,
             # Balanced sampling already evens the classes out: weighting too would
-            # count Stone twice over.
+            # count Stone twice over. Folder balance weights each slice (the class
+            # weights included).
             class_weight=None
-            if config.balanced_sampling
+            if config.balanced_sampling or weights is not None
             else data.class_weights(train_set.labels, len(config.class_names)),
             callbacks=callbacks,
             shuffle=False,  # the pipeline shuffles, reproducibly, with the seed

@@ -119,9 +119,10 @@ def make_dataset(
     seed: int = 0,
     training: bool = False,
     targets: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
 ):
     """A batched tf.data pipeline with one-hot labels (or the given targets); augmented
-    when training."""
+    when training, and with a loss weight per slice when ``weights`` are given."""
     labels = keras.utils.to_categorical(decoded.labels, len(config.class_names))
     if targets is not None:
         labels = np.asarray(targets, dtype=np.float32)
@@ -130,10 +131,14 @@ def make_dataset(
         if config.balanced_sampling:
             dataset = _balanced(decoded.images, labels, decoded.labels, seed)
         else:
-            dataset = tf.data.Dataset.from_tensor_slices((decoded.images, labels))
+            columns = (decoded.images, labels)
+            if weights is not None:
+                columns += (np.asarray(weights, dtype=np.float32),)
+            dataset = tf.data.Dataset.from_tensor_slices(columns)
             dataset = dataset.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
+        # Keras reads a third element as the slices' loss weights.
         dataset = dataset.batch(config.batch_size).map(
-            lambda x, y: (augment(x, training=True), y), num_parallel_calls=AUTOTUNE
+            lambda x, *rest: (augment(x, training=True), *rest), num_parallel_calls=AUTOTUNE
         )
     else:
         dataset = tf.data.Dataset.from_tensor_slices((decoded.images, labels))

@@ -107,6 +107,31 @@ def test_class_weights_balance_an_imbalanced_set():
     assert {round(weights[c] * counts[c], 6) for c in range(4)} == {25.0}
 
 
+def test_slice_weights_make_every_folder_count_alike_within_a_class():
+    # Class 0: 30 slices of folder 0, 10 of folder 1; class 1: 20 of folder 1 only.
+    labels = np.array([0] * 40 + [1] * 20)
+    folders = np.array([0] * 30 + [1] * 10 + [1] * 20)
+
+    weights = data.slice_weights(labels, folders, num_classes=2)
+
+    by_class = data.class_weights(labels, 2)
+    # Each folder carries half of class 0's weight, whatever its number of slices...
+    assert weights[:30].sum() == pytest.approx(weights[30:40].sum())
+    assert set(np.round(weights[:30], 6)) == {round(by_class[0] * 40 / (2 * 30), 6)}
+    # ...and each class the weight the class weights give it.
+    assert weights[:40].sum() == pytest.approx(by_class[0] * 40)
+    assert weights[40:] == pytest.approx(np.full(20, by_class[1]))
+
+
+def test_folder_indices_name_the_data_folder_of_every_slice(tmp_path):
+    roots = [tmp_path / "sample", tmp_path / "extra"]
+    paths = [roots[1] / "Stone" / "Stone- (701).jpg", roots[0] / "Cyst" / "Cyst- (3).jpg"]
+
+    assert data.folder_indices(paths, roots).tolist() == [1, 0]
+    with pytest.raises(data.DatasetError, match="none of the data folders"):
+        data.folder_indices([tmp_path / "elsewhere" / "x.jpg"], roots)
+
+
 def test_fingerprint_changes_when_an_image_changes(dataset_dir):
     before = data.fingerprint(data.list_images(dataset_dir))
     (dataset_dir / "Tumor" / "Tumor- (1).jpg").write_bytes(b"changed")

@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from mlcore import data
 from mlcore.training import TrainConfig
@@ -37,6 +38,26 @@ def test_by_default_every_slice_comes_once_per_epoch():
     epoch = _epoch(make_dataset(decoded, _config(), seed=1, training=True))
 
     assert sorted(epoch) == list(range(len(decoded.labels)))
+
+
+def test_loss_weights_travel_with_their_slices():
+    decoded = _decoded()
+    weights = np.arange(len(decoded.labels), dtype=np.float32) / 10
+
+    dataset = make_dataset(decoded, _config(), seed=1, training=True, weights=weights)
+
+    pairs = [
+        (int(x[0, 0, 0]), float(w))
+        for images, _, batch_weights in dataset
+        for x, w in zip(images.numpy(), batch_weights.numpy(), strict=True)
+    ]
+    assert sorted(index for index, _ in pairs) == list(range(len(decoded.labels)))
+    assert all(w == pytest.approx(index / 10) for index, w in pairs)
+
+
+def test_folder_balance_and_balanced_sampling_are_refused_together():
+    with pytest.raises(ValueError, match="choose one"):
+        _config(folder_balance=True, balanced_sampling=True)
 
 
 def test_balanced_sampling_draws_each_class_about_equally_every_epoch():

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import io
 import json
+import re
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -43,6 +45,10 @@ def test_train_model_writes_an_active_version_and_prints_a_summary(dataset_dir, 
         (["--data-dir", "{data}", "--weights", "/no/weights.h5"], "does not exist"),
         (["--data-dir", "{data}", "--fine-tune-layers", "some"], "'all' or a number"),
         (["--data-dir", "{data}", "--average-last", "-1"], "--average-last takes 0"),
+        (
+            ["--data-dir", "{data}", "--folder-balance", "on", "--balanced-sampling", "on"],
+            "choose one",
+        ),
         (["--data-dir", "{data}", "--val-fold", "9"], "no validation fold 9"),
         (["--data-dir", "{data}", "--teacher", "no-such-version"], "No model version no-such"),
         (["--data-dir", "{data}", "--teacher", "{empty}"], "No model version"),
@@ -97,12 +103,14 @@ def test_several_data_folders_are_pooled_and_recorded(dataset_dir, tmp_path):
         for number in (701, 702):
             synthetic_slice(label, number).save(extra / name / f"{name}- ({number}).jpg")
     models = tmp_path / "models"
+    out = io.StringIO()
 
     call_command(
         "train_model",
         "--data-dir", str(dataset_dir), "--data-dir", str(extra),
         "--epochs", "1", "--batch-size", "8", "--image-size", "32",
-        "--val-fraction", "0.25", "--body-mask", "on", "--output", str(models),
+        "--val-fraction", "0.25", "--body-mask", "on", "--folder-balance", "on",
+        "--output", str(models), stdout=out,
     )  # fmt: skip
 
     (version,) = versions.list_versions(models)
@@ -113,3 +121,8 @@ def test_several_data_folders_are_pooled_and_recorded(dataset_dir, tmp_path):
     assert metadata["dataset"]["counts"]["Stone"] == 8
     assert len({f["fingerprint"] for f in folders}) == 2
     assert metadata["preprocessing"]["body_mask"] is True
+    assert metadata["training"]["folder_balance"] is True
+    # One weight per class and folder ("-": the folder has no training slice of it).
+    assert re.search(
+        r"loss weight of a slice by class and folder: Cyst \d\.\d\d / (\d\.\d\d|-);", out.getvalue()
+    )
