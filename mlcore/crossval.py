@@ -86,6 +86,16 @@ def crossvalidate(
     bad = [k for k in wanted if not 0 <= k < folds]
     if bad:
         raise data.DatasetError(f"There is no fold {bad[0]}: {folds} folds are 0-{folds - 1}.")
+    # Before hours of training, not after: the new fold could not be summarised with them.
+    mine = recipe(config)
+    for existing in read_records(out_dir):
+        differs = _recipe_changes(existing["recipe"], mine)
+        if differs or existing["folds"] != folds:
+            what = f"differs in: {', '.join(differs)}" if differs else f"{existing['folds']} folds"
+            raise data.DatasetError(
+                f"{out_dir} holds fold {existing['fold']} of another cross-validation ({what}): "
+                "give another --output."
+            )
     out_dir.mkdir(parents=True, exist_ok=True)
     for fold in wanted:
         log(f"Fold {fold + 1}/{folds} (fold {fold})")
@@ -243,10 +253,11 @@ def summarize(out_dir: Path) -> dict:
     records = read_records(out_dir)
     if not records:
         raise data.DatasetError(f"No fold results in {out_dir}.")
-    recipes = {json.dumps(r["recipe"], sort_keys=True) for r in records}
+    # An option a fold did not record (it came later) was at its default.
+    recipes_differ = any(_recipe_changes(records[0]["recipe"], r["recipe"]) for r in records)
     fingerprints = {r["data"]["fingerprint"] for r in records}
     fold_counts = {r["folds"] for r in records}
-    if len(recipes) > 1 or len(fingerprints) > 1 or len(fold_counts) > 1:
+    if recipes_differ or len(fingerprints) > 1 or len(fold_counts) > 1:
         raise data.DatasetError(
             f"The folds in {out_dir} come from different recipes, data or numbers of folds."
         )
@@ -267,6 +278,11 @@ def summarize(out_dir: Path) -> dict:
         "confusion": out_of_fold_confusion(records),
     }
     return summary
+
+
+def _recipe_changes(one: dict, other: dict) -> list[str]:
+    """The options in which two recorded recipes differ, whichever side recorded them."""
+    return sorted(set(recipe_differences(one, other)) | set(recipe_differences(other, one)))
 
 
 def out_of_fold_confusion(records: list[dict]) -> dict:

@@ -162,6 +162,11 @@ class TrainConfig:
                 "--folder-balance weights the loss and --balanced-sampling draws the slices "
                 "instead of weighting it: choose one"
             )
+        if self.folder_balance and len(self.data_dirs) < 2:
+            raise ValueError(
+                "--folder-balance weighs data folders against each other: "
+                "give two or more --data-dir"
+            )
 
 
 # What a recipe is: every option but where the data and the models live and which

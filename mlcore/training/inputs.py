@@ -129,6 +129,8 @@ def make_dataset(
     if training:
         augment = make_augmenter(seed, config)
         if config.balanced_sampling:
+            if weights is not None:
+                raise ValueError("balanced sampling draws the slices: it takes no loss weights")
             dataset = _balanced(decoded.images, labels, decoded.labels, seed)
         else:
             columns = (decoded.images, labels)

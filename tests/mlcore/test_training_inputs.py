@@ -58,6 +58,18 @@ def test_loss_weights_travel_with_their_slices():
 def test_folder_balance_and_balanced_sampling_are_refused_together():
     with pytest.raises(ValueError, match="choose one"):
         _config(folder_balance=True, balanced_sampling=True)
+    with pytest.raises(ValueError, match="takes no loss weights"):
+        make_dataset(
+            _decoded(),
+            _config(balanced_sampling=True),
+            training=True,
+            weights=np.ones(len(_decoded().labels)),
+        )
+
+
+def test_folder_balance_needs_two_data_folders():
+    with pytest.raises(ValueError, match="two or more --data-dir"):
+        TrainConfig((Path("one"),), Path(), folder_balance=True)
 
 
 def test_balanced_sampling_draws_each_class_about_equally_every_epoch():

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -49,6 +48,7 @@ def test_train_model_writes_an_active_version_and_prints_a_summary(dataset_dir, 
             ["--data-dir", "{data}", "--folder-balance", "on", "--balanced-sampling", "on"],
             "choose one",
         ),
+        (["--data-dir", "{data}", "--folder-balance", "on"], "two or more --data-dir"),
         (["--data-dir", "{data}", "--val-fold", "9"], "no validation fold 9"),
         (["--data-dir", "{data}", "--teacher", "no-such-version"], "No model version no-such"),
         (["--data-dir", "{data}", "--teacher", "{empty}"], "No model version"),
@@ -109,7 +109,7 @@ def test_several_data_folders_are_pooled_and_recorded(dataset_dir, tmp_path):
         "train_model",
         "--data-dir", str(dataset_dir), "--data-dir", str(extra),
         "--epochs", "1", "--batch-size", "8", "--image-size", "32",
-        "--val-fraction", "0.25", "--body-mask", "on", "--folder-balance", "on",
+        "--val-fraction", "0.25", "--val-fold", "1", "--body-mask", "on", "--folder-balance", "on",
         "--output", str(models), stdout=out,
     )  # fmt: skip
 
@@ -122,7 +122,9 @@ def test_several_data_folders_are_pooled_and_recorded(dataset_dir, tmp_path):
     assert len({f["fingerprint"] for f in folders}) == 2
     assert metadata["preprocessing"]["body_mask"] is True
     assert metadata["training"]["folder_balance"] is True
-    # One weight per class and folder ("-": the folder has no training slice of it).
-    assert re.search(
-        r"loss weight of a slice by class and folder: Cyst \d\.\d\d / (\d\.\d\d|-);", out.getvalue()
-    )
+    # Per class, files 1-4 of the first folder train (5-6 are held out) and both of the
+    # second: 4 and 2 slices carrying half the class's weight each.
+    assert (
+        "loss weight of a slice by class and folder: Cyst 0.75 / 1.50; Normal 0.75 / 1.50; "
+        "Stone 0.75 / 1.50; Tumor 0.75 / 1.50"
+    ) in out.getvalue()
