@@ -63,18 +63,18 @@ def fit_member(
         roots = [data.find_dataset_root(folder, config.class_names) for folder in config.data_dirs]
         folders = data.folder_indices(train_set.paths, roots)
         weights = data.slice_weights(train_set.labels, folders, len(config.class_names))
+        # One weight per class and folder ("-": no training slice of that class there).
+        pairs = zip(train_set.labels.tolist(), folders.tolist(), strict=True)
+        table = dict(zip(pairs, weights, strict=True))
+        cells = {
+            name: " / ".join(
+                f"{table[label, k]:.2f}" if (label, k) in table else "-" for k in range(len(roots))
+            )
+            for label, name in enumerate(config.class_names)
+        }
         log(
             "Folder balance, loss weight of a slice by class and folder: "
-            + "; ".join(
-                f"{name} "
-                + " / ".join(
-                    f"{weights[(train_set.labels == label) & (folders == k)][0]:.2f}"
-                    if np.any((train_set.labels == label) & (folders == k))
-                    else "-"
-                    for k in range(len(roots))
-                )
-                for label, name in enumerate(config.class_names)
-            )
+            + "; ".join(f"{name} {cell}" for name, cell in cells.items())
         )
     with tempfile.TemporaryDirectory() as scratch:
         checkpoint = Path(scratch) / "best.keras"
