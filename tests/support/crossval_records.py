@@ -9,13 +9,24 @@ from pathlib import Path
 CLASSES = ["Cyst", "Normal", "Stone", "Tumor"]
 
 
-def record(fold: int, rows: list[list[float]], *, refused=None, attention=0.5, epochs=30) -> dict:
+def record(
+    fold: int,
+    rows: list[list[float]],
+    *,
+    refused=None,
+    attention=0.5,
+    epochs=30,
+    recipe: dict | None = None,
+    fingerprint: str = "f",
+) -> dict:
+    """Fold ``fold`` of two, of ``recipe`` (by default one of ``epochs`` epochs) on
+    the data of ``fingerprint``."""
     labels = [0, 1, 2, 3][: len(rows)]
     return {
         "fold": fold,
         "folds": 2,
-        "recipe": {"class_names": CLASSES, "epochs": epochs},
-        "data": {"folders": ["x"], "fingerprint": "f"},
+        "recipe": recipe or {"class_names": CLASSES, "epochs": epochs},
+        "data": {"folders": ["x"], "fingerprint": fingerprint},
         "train_seconds": 10.0,
         "attention_in_body": {
             "mean": attention,
