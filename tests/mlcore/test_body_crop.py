@@ -124,23 +124,13 @@ def test_a_crop_reaching_past_the_edge_keeps_only_what_lies_in_the_slice():
     assert placed[:16].max() == 0 and placed[:, 25:].max() == 0
 
 
-@pytest.fixture(scope="module")
-def cropping_version(tmp_path_factory):
-    """One epoch of real training on tiny synthetic data, with body_crop on."""
-    from mlcore.training import TrainConfig, train
-    from tests.factories import write_dataset
-
-    base = tmp_path_factory.mktemp("crop")
-    config = TrainConfig(
-        data_dirs=(write_dataset(base / "data"),),
-        models_dir=base / "models",
-        epochs=1,
-        batch_size=8,
-        image_size=32,
-        val_fraction=0.34,
-        body_crop=True,
-    )
-    return train(config, log=lambda line: None).version_dir
+@pytest.fixture
+def cropping_version(view_members):
+    """One epoch of real training with body_crop (and body_mask) on: the cropping
+    network of tests/conftest.py's view_members, trained once for the session."""
+    _, configs, members = view_members
+    assert configs[1].body_crop
+    return members[1]
 
 
 def test_a_version_trained_on_crops_records_it_and_serving_follows(cropping_version):
@@ -150,7 +140,7 @@ def test_a_version_trained_on_crops_records_it_and_serving_follows(cropping_vers
     reading = classifier.classify_batch([png])[0]
 
     assert classifier.metadata["preprocessing"]["body_crop"] is True
-    assert classifier.body_crop and not classifier.body_mask
+    assert classifier.body_crop and classifier.body_mask
     views = classifier.read(png)
     assert views.box != WHOLE_SLICE
     expected = classifier.predict_arrays(views.model_input[None])[0]
