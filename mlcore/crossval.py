@@ -129,7 +129,7 @@ def run_fold(config: TrainConfig, log: Log) -> tuple[dict, bytes]:
         raise data.DatasetError(f"Fold {config.val_fold} holds out no readable image.")
     started = time.monotonic()
     members = [
-        fit_member(config, seed, train_set, val_set, log)[0]
+        fit_member(config, seed, train_set, val_set, log, weights=prepared.train_weights)[0]
         for seed in range(config.seed, config.seed + config.ensemble)
     ]
     model = members[0] if len(members) == 1 else make_ensemble(members)

@@ -30,12 +30,15 @@ def fit_member(
     log: Log,
     *,
     targets: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
 ) -> tuple[keras.Model, dict]:
     """Train one network; returns it and its history.
 
     The network kept is the best checkpoint by validation accuracy, or, with
     ``config.average_last``, the average of the last epochs' weights.
-    ``targets`` (N, classes) replace the one-hot labels when given (distillation).
+    ``targets`` (N, classes) replace the one-hot labels when given (distillation);
+    ``weights`` (N,) are the slices' loss weights in place of the class weights
+    (``--folder-balance``: :attr:`PreparedData.train_weights`).
     """
     keras.utils.set_random_seed(seed)
     # Same seed, same model: without this, thread scheduling changes the weights.
@@ -58,24 +61,6 @@ def fit_member(
         metrics=["accuracy"],
         jit_compile=config.jit_compile,
     )
-    weights = None
-    if config.folder_balance:
-        roots = [data.find_dataset_root(folder, config.class_names) for folder in config.data_dirs]
-        folders = data.folder_indices(train_set.paths, roots)
-        weights = data.slice_weights(train_set.labels, folders, len(config.class_names))
-        # One weight per class and folder ("-": no training slice of that class there).
-        pairs = zip(train_set.labels.tolist(), folders.tolist(), strict=True)
-        table = dict(zip(pairs, weights, strict=True))
-        cells = {
-            name: " / ".join(
-                f"{table[label, k]:.2f}" if (label, k) in table else "-" for k in range(len(roots))
-            )
-            for label, name in enumerate(config.class_names)
-        }
-        log(
-            "Folder balance, loss weight of a slice by class and folder: "
-            + "; ".join(f"{name} {cell}" for name, cell in cells.items())
-        )
     with tempfile.TemporaryDirectory() as scratch:
         checkpoint = Path(scratch) / "best.keras"
         callbacks = _callbacks(config, seed, train_set, val_set, checkpoint, log)

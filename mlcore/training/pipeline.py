@@ -53,7 +53,9 @@ def train(config: TrainConfig, log: Log = print) -> TrainResult:
     for seed in range(config.seed, config.seed + config.ensemble):
         if config.ensemble > 1:
             log(f"Ensemble member {len(members) + 1}/{config.ensemble} (seed {seed})")
-        model, history = fit_member(config, seed, train_set, val_set, log, targets=targets)
+        model, history = fit_member(
+            config, seed, train_set, val_set, log, targets=targets, weights=prepared.train_weights
+        )
         spread = check_learned(model, train_set, history, seed)  # before anything is saved
         members.append(model)
         member_records.append(member_record(seed, history, model, val_set, config, spread=spread))
