@@ -127,9 +127,10 @@ def run_fold(config: TrainConfig, log: Log) -> tuple[dict, bytes]:
     train_set, val_set = prepared.train_set, prepared.val_set
     if not len(val_set.labels):
         raise data.DatasetError(f"Fold {config.val_fold} holds out no readable image.")
+    weights = prepared.train_weights(config, log)
     started = time.monotonic()
     members = [
-        fit_member(config, seed, train_set, val_set, log, weights=prepared.train_weights)[0]
+        fit_member(config, seed, train_set, val_set, log, weights=weights)[0]
         for seed in range(config.seed, config.seed + config.ensemble)
     ]
     model = members[0] if len(members) == 1 else make_ensemble(members)

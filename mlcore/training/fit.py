@@ -38,8 +38,10 @@ def fit_member(
     ``config.average_last``, the average of the last epochs' weights.
     ``targets`` (N, classes) replace the one-hot labels when given (distillation);
     ``weights`` (N,) are the slices' loss weights in place of the class weights
-    (``--folder-balance``: :attr:`PreparedData.train_weights`).
+    (``--folder-balance``: :meth:`PreparedData.train_weights`).
     """
+    if config.folder_balance != (weights is not None):
+        raise ValueError("--folder-balance trains with the slices' loss weights, and only it")
     keras.utils.set_random_seed(seed)
     # Same seed, same model: without this, thread scheduling changes the weights.
     tf.config.experimental.enable_op_determinism()

@@ -30,8 +30,31 @@ class PreparedData:
     whole_train: data.DecodedImages
     whole_val: data.DecodedImages
     fingerprint: str
-    # Each training slice's loss weight with --folder-balance (data.slice_weights).
-    train_weights: np.ndarray | None = None
+
+    def train_weights(self, config: TrainConfig, log: Log) -> np.ndarray | None:
+        """Each training slice's loss weight with ``--folder-balance``, every data
+        folder counting alike within its class (data.slice_weights), and the table
+        of them logged; None without it (the class weights apply)."""
+        if not config.folder_balance:
+            return None
+        train_set = self.train_set
+        folders = data.folder_indices(train_set.paths, self.roots)
+        weights = data.slice_weights(train_set.labels, folders, len(config.class_names))
+        # One weight per class and folder ("-": no training slice of that class there).
+        pairs = zip(train_set.labels.tolist(), folders.tolist(), strict=True)
+        table = dict(zip(pairs, weights, strict=True))
+        cells = {
+            name: " / ".join(
+                f"{table[label, k]:.2f}" if (label, k) in table else "-"
+                for k in range(len(self.roots))
+            )
+            for label, name in enumerate(config.class_names)
+        }
+        log(
+            "Folder balance, loss weight of a slice by class and folder: "
+            + "; ".join(f"{name} {cell}" for name, cell in cells.items())
+        )
+        return weights
 
     def description(self, config: TrainConfig) -> dict:
         """What the version was trained on, for its metadata."""
@@ -102,9 +125,6 @@ def prepare_data(config: TrainConfig, log: Log = print) -> PreparedData:
     views = {"body_mask": config.body_mask, "body_crop": config.body_crop}
     whole_train, train_set = data.decode_views(split.train, config.image_size, **views)
     whole_val, val_set = data.decode_views(split.validation, config.image_size, **views)
-    weights = None
-    if config.folder_balance:
-        weights = _folder_balance(config, train_set, roots, log)
     return PreparedData(
         roots=roots,
         items=items,
@@ -115,31 +135,7 @@ def prepare_data(config: TrainConfig, log: Log = print) -> PreparedData:
         whole_train=whole_train,
         whole_val=whole_val,
         fingerprint=data.fingerprint(kept),
-        train_weights=weights,
     )
-
-
-def _folder_balance(
-    config: TrainConfig, train_set: data.DecodedImages, roots: list[Path], log: Log
-) -> np.ndarray:
-    """Each training slice's loss weight with every data folder counting alike within
-    its class; logs the weight of a slice by class and folder."""
-    folders = data.folder_indices(train_set.paths, roots)
-    weights = data.slice_weights(train_set.labels, folders, len(config.class_names))
-    # One weight per class and folder ("-": no training slice of that class there).
-    pairs = zip(train_set.labels.tolist(), folders.tolist(), strict=True)
-    table = dict(zip(pairs, weights, strict=True))
-    cells = {
-        name: " / ".join(
-            f"{table[label, k]:.2f}" if (label, k) in table else "-" for k in range(len(roots))
-        )
-        for label, name in enumerate(config.class_names)
-    }
-    log(
-        "Folder balance, loss weight of a slice by class and folder: "
-        + "; ".join(f"{name} {cell}" for name, cell in cells.items())
-    )
-    return weights
 
 
 def make_dataset(

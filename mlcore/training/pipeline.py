@@ -48,13 +48,14 @@ def train(config: TrainConfig, log: Log = print) -> TrainResult:
     if config.teacher:
         targets = distillation_targets(config, prepared.whole_train, fingerprint, log)
 
+    weights = prepared.train_weights(config, log)
     started = time.monotonic()
     members, member_records = [], []
     for seed in range(config.seed, config.seed + config.ensemble):
         if config.ensemble > 1:
             log(f"Ensemble member {len(members) + 1}/{config.ensemble} (seed {seed})")
         model, history = fit_member(
-            config, seed, train_set, val_set, log, targets=targets, weights=prepared.train_weights
+            config, seed, train_set, val_set, log, targets=targets, weights=weights
         )
         spread = check_learned(model, train_set, history, seed)  # before anything is saved
         members.append(model)

@@ -11,6 +11,7 @@ import pytest
 
 from mlcore import data
 from mlcore.training import TrainConfig
+from mlcore.training.fit import fit_member
 from mlcore.training.inputs import make_dataset
 
 COUNTS = {0: 60, 1: 30, 2: 6, 3: 24}  # Stone (2) scarce, as in the real data
@@ -70,6 +71,16 @@ def test_folder_balance_and_balanced_sampling_are_refused_together():
 def test_folder_balance_needs_two_data_folders():
     with pytest.raises(ValueError, match="two or more --data-dir"):
         TrainConfig((Path("one"),), Path(), folder_balance=True)
+
+
+def test_a_network_takes_loss_weights_exactly_when_its_recipe_balances_folders():
+    decoded, log = _decoded(), lambda line: None
+    balanced = TrainConfig((Path("a"), Path("b")), Path(), folder_balance=True)
+
+    with pytest.raises(ValueError, match="--folder-balance"):
+        fit_member(balanced, 1, decoded, decoded, log)
+    with pytest.raises(ValueError, match="--folder-balance"):
+        fit_member(_config(), 1, decoded, decoded, log, weights=np.ones(len(decoded.labels)))
 
 
 def test_balanced_sampling_draws_each_class_about_equally_every_epoch():

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 from django.core.management import CommandError, call_command
-from support.crossval_records import HALF, SURE, record, write_run
+from support.crossval_records import HALF, OTHER_HALF, SURE, record, write_run
 
 from mlcore import versions
 from mlcore.ensemble_cv import combine_crossvalidations
@@ -18,17 +18,18 @@ from mlcore.training.config import recipe
 def recipes(view_members, tmp_path_factory):
     """The two members' networks (tests/conftest.py: view_members) and their recipes'
     cross-validation combined as crossvalidate_ensemble does. The folds' readings are
-    given (tests/support/crossval_records); their recipes and data are the members'
-    own, which is what calibrate_model checks. Real cross-validation runs in
-    tests/mlcore/test_crossval.py."""
+    given (tests/support/crossval_records), each recipe's its own; their recipes and
+    data are the members' own, which is what calibrate_model checks. Real
+    cross-validation runs in tests/mlcore/test_crossval.py."""
     data_dir, configs, members = view_members
     base = tmp_path_factory.mktemp("ensemble-command")
+    readings = [(SURE, HALF), (SURE, OTHER_HALF)]
     runs = []
     for index, (config, member) in enumerate(zip(configs, members, strict=True)):
         fingerprint = versions.read_metadata(member)["dataset"]["fingerprint"]
         folds = [
             record(fold, rows, recipe=recipe(config), fingerprint=fingerprint)
-            for fold, rows in enumerate((SURE, HALF))
+            for fold, rows in enumerate(readings[index])
         ]
         runs.append(write_run(base / f"cv-{index}", *folds))
     combine_crossvalidations(runs, base / "cv-ensemble")
