@@ -23,15 +23,15 @@ def recipes(view_members, tmp_path_factory):
     cross-validation runs in tests/mlcore/test_crossval.py."""
     data_dir, configs, members = view_members
     base = tmp_path_factory.mktemp("ensemble-command")
-    readings = [(SURE, HALF), (SURE, OTHER_HALF)]
+    readings = [(SURE, HALF), (SURE, OTHER_HALF)]  # per recipe, fold by fold
     runs = []
-    for index, (config, member) in enumerate(zip(configs, members, strict=True)):
+    for index, (config, member, folds) in enumerate(zip(configs, members, readings, strict=True)):
         fingerprint = versions.read_metadata(member)["dataset"]["fingerprint"]
-        folds = [
+        records = [
             record(fold, rows, recipe=recipe(config), fingerprint=fingerprint)
-            for fold, rows in enumerate(readings[index])
+            for fold, rows in enumerate(folds)
         ]
-        runs.append(write_run(base / f"cv-{index}", *folds))
+        runs.append(write_run(base / f"cv-{index}", *records))
     combine_crossvalidations(runs, base / "cv-ensemble")
     return data_dir, members, base / "cv-ensemble"
 
