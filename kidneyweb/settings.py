@@ -251,15 +251,16 @@ ALLOW_SIGNUP = envbool("KIDNEYWEB_ALLOW_SIGNUP", "0")
 # needs no Redis: web and worker must read and write the same folder, hence
 # data_folder_in == data_folder_out.
 # One cache for every web process (API throttling counts requests in it): Redis when
-# KIDNEYWEB_CACHE_URL is set (several hosts), else files under var/ (one host).
+# KIDNEYWEB_CACHE_URL is set (several hosts), else files in one folder (one host).
 CACHE_URL = os.getenv("KIDNEYWEB_CACHE_URL", "")
+CACHE_DIR = Path(os.getenv("KIDNEYWEB_CACHE_DIR", VAR_DIR / "cache"))
 CACHES = {
     "default": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
         if CACHE_URL
         else {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-            "LOCATION": str(VAR_DIR / "cache"),
+            "LOCATION": str(CACHE_DIR),
         }
     )
 }

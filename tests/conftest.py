@@ -27,6 +27,9 @@ os.environ.setdefault("DJANGO_SSL_REDIRECT", "0")
 # Tasks the tests send through the folder broker must not wait in var/broker for the
 # next `make run` worker.
 os.environ.setdefault("KIDNEYWEB_BROKER_DIR", tempfile.mkdtemp(prefix="kidneyweb-test-broker-"))
+# Nor may the API and login counts of one test process land in the file cache of
+# `make run` or of another test process running beside it.
+os.environ.setdefault("KIDNEYWEB_CACHE_DIR", tempfile.mkdtemp(prefix="kidneyweb-test-cache-"))
 # Now, not in pytest_configure: conftest files below this one import models at their top.
 django.setup()
 
@@ -38,11 +41,51 @@ def pytest_configure() -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+# What CI's second leg adds to the first (.ci/run): PostgreSQL, with Redis for the
+# servers tests start on it, and the real CT sample. A test reaches them only through
+# these fixtures (or pytest-django's django_db mark); the folder broker, the cache and
+# every other service a test needs it starts on its own, the same in both legs.
+SERVICE_FIXTURES = frozenset(
+    {
+        "db",
+        "transactional_db",
+        "django_db_reset_sequences",
+        "django_db_serialized_rollback",
+        "live_server",
+        "sample_dir",
+    }
+)
+
+
+def pytest_addoption(parser) -> None:
+    parser.addoption(
+        "--services-only",
+        action="store_true",
+        help="run only the tests that reach the database or the real CT sample "
+        "(CI's second leg; the first ran every other test without them)",
+    )
+
+
+def reaches_services(item: pytest.Item) -> bool:
+    fixtures = set(getattr(item, "fixturenames", ()))
+    return bool(fixtures & SERVICE_FIXTURES) or item.get_closest_marker("django_db") is not None
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    if not config.getoption("services_only"):
+        return
+    dropped = [item for item in items if not reaches_services(item)]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if reaches_services(item)]
+
+
 SERVICES_BEFORE = pytest.StashKey[dict[str, str]]()
 
 
 def service_addresses() -> dict[str, str]:
     """Where this process sends tasks and queries right now."""
+    from celery import current_app
     from django.db import connection
 
     from kidneyweb.celery import app
@@ -54,6 +97,8 @@ def service_addresses() -> dict[str, str]:
         "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", ""),
         "broker_url": app.conf["broker_url"],
         "broker_transport": str(app.conf["broker_transport"]),  # wins over the URL's scheme
+        # Shared tasks (scans.tasks) are sent by the current app, not by kidneyweb's.
+        "current_app": current_app.main,
         "database": " ".join(str(database[key]) for key in ("ENGINE", "HOST", "PORT", "NAME")),
     }
 

@@ -109,9 +109,13 @@ def test_a_task_sent_by_beat_gets_an_id_of_its_own():
 def test_a_real_worker_reads_the_request_id_from_the_tasks_headers():
     """Published through a broker and run by a worker thread (Celery's test worker on
     its in-memory transport): the signal handlers carry the id across."""
-    from celery import Celery
+    from celery import Celery, _state
     from celery.contrib.testing.worker import start_worker
 
+    # start_worker makes its app the process's current and default one, which shared
+    # tasks (scans.tasks) are sent through: give both back, or later tests' tasks go to
+    # this app's stopped in-memory broker and wait there for ever.
+    current, default = _state.get_current_app(), _state.default_app
     app = Celery("request-id-test", broker="memory://", backend="cache+memory://")
     app.conf.worker_hijack_root_logger = False
 
@@ -119,10 +123,14 @@ def test_a_real_worker_reads_the_request_id_from_the_tasks_headers():
     def seen() -> str:
         return request_id.request_id_get()
 
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-        token = request_id.request_id_set("upload-77")
-        try:
-            result = seen.delay()
-        finally:
-            request_id.request_id_reset(token)
-        assert result.get(timeout=10) == "upload-77"
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+            token = request_id.request_id_set("upload-77")
+            try:
+                result = seen.delay()
+            finally:
+                request_id.request_id_reset(token)
+            assert result.get(timeout=10) == "upload-77"
+    finally:
+        current.set_current()
+        _state.set_default_app(default)

@@ -352,7 +352,9 @@ def scan_id_from(response: requests.Response) -> int:
 
 
 def stack_env(*, database_url: str, broker_url: str | None, media_root: Path, **extra: str) -> dict:
-    """Environment for web and worker processes: production settings, local services."""
+    """Environment for web and worker processes: production settings, local services.
+    The file cache (API and login counts) is a folder beside ``media_root``: shared by
+    this stack's processes, not by a stack another test runs at the same time."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "KIDNEYWEB_"))}
     env.update(
         DJANGO_SECRET_KEY="stack-on-loopback-only",
@@ -360,6 +362,7 @@ def stack_env(*, database_url: str, broker_url: str | None, media_root: Path, **
         KIDNEYWEB_ENV_FILE=os.devnull,  # production settings, not the checkout's .env
         DATABASE_URL=database_url,
         MEDIA_ROOT=str(media_root),
+        KIDNEYWEB_CACHE_DIR=str(media_root.with_name("cache")),
         PYTHONUNBUFFERED="1",
     )
     env.pop("CELERY_BROKER_URL", None)
@@ -589,7 +592,7 @@ class MakeRun:
 
 def new_shell_env(state: Path, **extra: str) -> dict[str, str]:
     """A new shell's environment in this checkout (PATH and HOME only, no venv
-    activated), with `.env`, database, media and broker folder under ``state``
+    activated), with `.env`, database, media, broker and cache folders under ``state``
     instead of the checkout's own `.env` and `var/`."""
     return {
         "PATH": os.environ["PATH"].replace(f"{ROOT / '.venv' / 'bin'}:", ""),
@@ -598,6 +601,7 @@ def new_shell_env(state: Path, **extra: str) -> dict[str, str]:
         "DATABASE_URL": f"sqlite:///{state / 'db.sqlite3'}",
         "MEDIA_ROOT": str(state / "media"),
         "KIDNEYWEB_BROKER_DIR": str(state / "broker"),
+        "KIDNEYWEB_CACHE_DIR": str(state / "cache"),
         **extra,
     }
 
