@@ -247,6 +247,20 @@ def eager_tasks():
 
 
 @pytest.fixture(autouse=True)
+def default_language():
+    """Every test starts and ends in the default language. The test client runs
+    LocaleMiddleware in the test's own thread, and the language it activates for a
+    request (Indonesian, from a cookie or a header) stays active there after the
+    response: a later test's command then answered in Indonesian, depending only on
+    which test ran before it."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def media_root(settings, tmp_path):
     """Every test stores uploads in its own folder."""
     settings.MEDIA_ROOT = tmp_path / "media"
