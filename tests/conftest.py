@@ -74,10 +74,12 @@ def reaches_services(item: pytest.Item) -> bool:
 def pytest_collection_modifyitems(config, items) -> None:
     if not config.getoption("services_only"):
         return
-    dropped = [item for item in items if not reaches_services(item)]
+    kept, dropped = [], []
+    for item in items:
+        (kept if reaches_services(item) else dropped).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
-        items[:] = [item for item in items if reaches_services(item)]
+        items[:] = kept
 
 
 SERVICES_BEFORE = pytest.StashKey[dict[str, str]]()

@@ -23,7 +23,8 @@ WAY_BACK = '<a href="/">Back to your scans</a>'
 @pytest.fixture(autouse=True)
 def production_errors(settings):
     settings.DEBUG = False  # Django's technical pages otherwise
-    # The API throttle counts requests in the cache: keep them out of the shared var/cache.
+    # The API throttle counts requests in the cache: keep them out of the file cache
+    # every test of this process shares (KIDNEYWEB_CACHE_DIR, tests/conftest.py).
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 

@@ -248,7 +248,8 @@ class World:
 
 @pytest.fixture(autouse=True)
 def private_cache(settings):
-    # The API throttle counts requests in the cache: keep them out of the shared var/cache.
+    # The API throttle counts requests in the cache: keep them out of the file cache
+    # every test of this process shares (KIDNEYWEB_CACHE_DIR, tests/conftest.py).
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 
