@@ -29,10 +29,13 @@ run: .venv $(KIDNEYWEB_ENV_FILE)
 	python manage.py ensure_demo_user
 	exec supervisord --configuration supervisord.conf
 
+# One pytest worker per core (pytest-xdist), at most four: each loads TensorFlow and
+# some train a small network. A test file runs whole on one worker, so a file's
+# module-scoped fixtures (a trained network, a served stack) are built once.
 test: .venv
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
-	$(PYTHON) -m pytest
+	$(PYTHON) -m pytest --numprocesses=auto --maxprocesses=4 --dist=loadfile
 
 lint: .venv
 	$(PYTHON) -m ruff check .
