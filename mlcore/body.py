@@ -55,16 +55,19 @@ def body_mask(image: np.ndarray) -> np.ndarray:
     return _convex_hull(labels == largest)
 
 
-def mask_outside_body(image: np.ndarray) -> np.ndarray:
+def mask_outside_body(image: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
     """The image with everything outside the body set to 0 (air); a frame without a
-    body is returned unchanged, so the not-a-CT check still sees what it is."""
-    mask = body_mask(image)
+    body is returned unchanged, so the not-a-CT check still sees what it is.
+    ``mask``: the image's body_mask when the caller has it already."""
+    mask = body_mask(image) if mask is None else mask
     if not mask.any():
         return image
     return image * (mask[..., None] if image.ndim == 3 else mask).astype(image.dtype)
 
 
-def body_box(image: np.ndarray, width: int, height: int) -> tuple[int, int, int, int] | None:
+def body_box(
+    image: np.ndarray, width: int, height: int, mask: np.ndarray | None = None
+) -> tuple[int, int, int, int] | None:
     """The square around the body, in the pixels of the slice it was found on.
 
     ``image`` is the slice at any working size (its mask is cheap at the model's
@@ -72,8 +75,9 @@ def body_box(image: np.ndarray, width: int, height: int) -> tuple[int, int, int,
     given in: (left, top, right, bottom), widened by CROP_MARGIN and made square
     around the body's centre, so a crop keeps the slice's proportions; it stays inside
     the slice where it fits and reaches past the edge only on a slice that is not
-    square (a crop pads with air there). None without a body (a blank frame)."""
-    mask = body_mask(image)
+    square (a crop pads with air there). None without a body (a blank frame).
+    ``mask``: the image's body_mask when the caller has it already."""
+    mask = body_mask(image) if mask is None else mask
     if not mask.any():
         return None
     rows = np.flatnonzero(mask.any(axis=1))

@@ -47,6 +47,9 @@ class Prediction:
     # True when the image is not like the CT slices the model learnt from (a photo,
     # a radiograph, text...): the label must not be read as a kidney finding.
     out_of_distribution: bool = False
+    # The body fills the frame's height: a coronal or sagittal slice, read far less
+    # reliably than axial ones (docs/model-card.md, "Coronal slices").
+    fills_frame: bool = False
 
 
 class Classifier:
@@ -128,8 +131,8 @@ class Classifier:
         outside = self.outliers.refuse(batch) if self.outliers else np.zeros(len(batch), bool)
         milliseconds = (time.perf_counter() - started) * 1000 / len(sources)
         return [
-            self._prediction(row, milliseconds, bool(out))
-            for row, out in zip(probabilities, outside, strict=True)
+            self._prediction(row, milliseconds, bool(out), view.fills_frame)
+            for row, out, view in zip(probabilities, outside, views, strict=True)
         ]
 
     def predict_arrays(self, batch: np.ndarray, *, calibrated: bool = True) -> np.ndarray:
@@ -145,7 +148,9 @@ class Classifier:
             probabilities = self._runner(batch)
         return apply_temperature(probabilities, self.temperature) if calibrated else probabilities
 
-    def _prediction(self, row: np.ndarray, milliseconds: float, outside: bool) -> Prediction:
+    def _prediction(
+        self, row: np.ndarray, milliseconds: float, outside: bool, fills_frame: bool
+    ) -> Prediction:
         best = int(np.argmax(row))
         threshold = self.uncertain_below
         return Prediction(
@@ -156,6 +161,7 @@ class Classifier:
             milliseconds=milliseconds,
             uncertain=threshold is not None and float(row[best]) < threshold,
             out_of_distribution=outside,
+            fills_frame=fills_frame,
         )
 
 

@@ -18,7 +18,8 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from mlcore.body import body_box, mask_outside_body
+from mlcore.body import body_box, fills_frame_height, mask_outside_body
+from mlcore.body import body_mask as find_body  # load_views' body_mask is its option
 from mlcore.dicom import ABDOMEN, DicomError, Window, is_dicom, read_dicom
 
 ACCEPTED_FORMATS = ("JPEG", "PNG")
@@ -164,6 +165,9 @@ class SliceViews:
     model_input: np.ndarray
     # Where each view lies in the slice: (left, top, right, bottom) fractions.
     boxes: tuple[tuple[float, float, float, float], ...]
+    # The body spans the frame's height: a coronal or sagittal slice, which the
+    # networks read far less reliably than axial ones (docs/model-card.md).
+    fills_frame: bool = False
 
     @property
     def box(self) -> tuple[float, float, float, float]:
@@ -194,31 +198,36 @@ def load_views(
     """
     image = to_rgb_or_grey(open_image(source, max_pixels=max_pixels, window=window))
     whole = to_array(image, image_size)
+    # Found once on the whole slice: the plane, the crop's box and the whole view's mask.
+    mask = find_body(whole)
+    fills_frame = fills_frame_height(mask)
     if not views:
-        view, box = _read_view(image, whole, View(body_mask, body_crop))
-        return SliceViews(whole=whole, model_input=view, boxes=(box,))
-    read = [_read_view(image, whole, view) for view in views]
+        view, box = _read_view(image, whole, mask, View(body_mask, body_crop))
+        return SliceViews(whole=whole, model_input=view, boxes=(box,), fills_frame=fills_frame)
+    read = [_read_view(image, whole, mask, view) for view in views]
     return SliceViews(
         whole=whole,
         model_input=np.stack([view for view, _ in read]),
         boxes=tuple(box for _, box in read),
+        fills_frame=fills_frame,
     )
 
 
 def _read_view(
-    image: Image.Image, whole: np.ndarray, view: View
+    image: Image.Image, whole: np.ndarray, mask: np.ndarray, view: View
 ) -> tuple[np.ndarray, tuple[float, float, float, float]]:
-    array, box = whole, WHOLE_SLICE
+    array, box, array_mask = whole, WHOLE_SLICE, mask
     if view.body_crop:
         width, height = image.size
-        square = body_box(whole, width, height)
+        square = body_box(whole, width, height, mask=mask)
         if square is not None:
             # Pillow pads a box reaching past the edge with black, the colour of air.
             array = to_array(image.crop(square), whole.shape[0])
+            array_mask = None  # the crop's own body, found on it
             left, top, right, bottom = square
             box = (left / width, top / height, right / width, bottom / height)
     if view.body_mask:
-        array = mask_outside_body(array)
+        array = mask_outside_body(array, mask=array_mask)
     return array, box
 
 

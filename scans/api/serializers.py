@@ -53,6 +53,7 @@ class PredictionSerializer(serializers.ModelSerializer):
             "model_version",
             "uncertain",
             "out_of_distribution",
+            "fills_frame",
             "milliseconds",
             "created_at",
         ]
@@ -60,6 +61,10 @@ class PredictionSerializer(serializers.ModelSerializer):
             "uncertain": {"help_text": "Less confident than the version's threshold: review it."},
             "out_of_distribution": {
                 "help_text": "Not like the CT slices the model learnt from: no finding given."
+            },
+            "fills_frame": {
+                "help_text": "The body fills the frame: a coronal or sagittal slice, which "
+                "the model reads far less reliably than an axial one."
             },
             "milliseconds": {"help_text": "Time the model took for this image."},
         }

@@ -70,14 +70,27 @@ def reading_caveats(*, prediction, metadata: dict) -> list[str]:
     """One plain sentence for the reading's class and its runner-up, each where the
     version's cross-validated recall of that class is below WEAK_RECALL, naming what
     that class is most often mistaken for (metrics.crossvalidation of the metadata).
-    Nothing for a refused image, or for a version without cross-validation."""
+    Nothing for a refused image, or for a version without cross-validation. A slice
+    whose body fills the frame (coronal or sagittal) gets a sentence of its own first,
+    whatever the version: every version so far learnt from axial slices mostly and
+    reads these far less reliably (docs/model-card.md, "Coronal slices")."""
+    if prediction.finding is None:
+        return []
+    sentences = []
+    if prediction.fills_frame:
+        sentences.append(
+            gettext(
+                "This looks like a coronal or sagittal slice (the body fills the frame). "
+                "The model learnt from axial slices mostly and reads these far less "
+                "reliably: check this reading with particular care."
+            )
+        )
     crossvalidation = (metadata.get("metrics") or {}).get("crossvalidation") or {}
     mean = crossvalidation.get("mean") or {}
-    if prediction.finding is None or not mean:
-        return []
+    if not mean:
+        return sentences
     ranked = sorted(prediction.probabilities, key=prediction.probabilities.get, reverse=True)
     confusion = crossvalidation.get("confusion") or {}
-    sentences = []
     for name in ranked[:2]:
         recall = mean.get(f"recall_{name}")
         if recall is None or recall >= WEAK_RECALL:

@@ -116,6 +116,7 @@ def scan_classify(*, scan_id: int, classifier: Classifier | None = None) -> Scan
         "probabilities": reading.probabilities,
         "uncertain": reading.uncertain,
         "out_of_distribution": reading.out_of_distribution,
+        "fills_frame": reading.fills_frame,
         "milliseconds": reading.milliseconds,
     }
     with transaction.atomic():

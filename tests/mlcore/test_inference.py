@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from factories import encode, synthetic_slice
+from support.planes import axial_slice, coronal_slice
 
 from mlcore import data, versions
 from mlcore.calibration import apply_temperature
@@ -25,6 +26,18 @@ def test_classify_returns_a_complete_prediction(tiny_version, image_bytes):
     assert prediction.confidence == prediction.probabilities[prediction.label]
     assert prediction.model_version == tiny_version.name
     assert prediction.milliseconds > 0
+
+
+def test_a_slice_whose_body_fills_the_frame_is_marked(tiny_version, tmp_path):
+    classifier = load_classifier(tiny_version)
+
+    coronal, axial = classifier.classify_batch(
+        [coronal_slice(tmp_path / "c.png"), axial_slice(tmp_path / "a.png")]
+    )
+
+    assert coronal.fills_frame and not axial.fills_frame
+    views = classifier.read(coronal_slice(tmp_path / "c.png"))
+    assert views.fills_frame
 
 
 @pytest.mark.parametrize("runtime", ["litert", "keras"])

@@ -271,6 +271,36 @@ def test_weak_classes_of_the_reading_and_its_runner_up_are_named(make_scan, alic
     )
 
 
+CORONAL = "This looks like a coronal or sagittal slice (the body fills the frame)."
+
+
+def test_a_coronal_reading_gets_its_own_caveat_first_whatever_the_version(make_scan, alice):
+    stone = make_scan(alice, label="Stone", confidence=0.6)
+    stone.prediction.probabilities = {"Cyst": 0.3, "Normal": 0.05, "Stone": 0.6, "Tumor": 0.05}
+    metadata = {"metrics": {"crossvalidation": CROSSVALIDATION}}
+    axial = reading_caveats(prediction=stone.prediction, metadata=metadata)
+    stone.prediction.fills_frame = True
+
+    caveats = reading_caveats(prediction=stone.prediction, metadata=metadata)
+
+    assert caveats[0].startswith(CORONAL) and caveats[1:] == axial
+    assert reading_caveats(prediction=stone.prediction, metadata={})[0].startswith(CORONAL)
+    refused = make_scan(alice, label="Stone", reading_state="not_a_ct")
+    refused.prediction.fills_frame = True
+    assert reading_caveats(prediction=refused.prediction, metadata=metadata) == []
+
+
+def test_result_report_and_review_pages_give_the_coronal_caveat(client, rita, alice, make_scan):
+    coronal, axial = make_scan(alice), make_scan(alice)
+    coronal.prediction.fills_frame = True
+    coronal.prediction.save()
+
+    client.force_login(rita)
+    for url in ("scan_detail", "scan_report", "review"):
+        assert CORONAL in client.get(reverse(url, args=[coronal.pk])).content.decode(), url
+        assert CORONAL not in client.get(reverse(url, args=[axial.pk])).content.decode(), url
+
+
 def test_result_report_and_review_pages_give_the_weak_class_sentence(
     client, settings, tmp_path, alice, rita, make_scan
 ):

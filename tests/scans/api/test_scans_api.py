@@ -85,6 +85,19 @@ def test_an_uploaded_real_slice_is_read_as_mlcore_reads_it(
     assert prediction["uncertain"] is expected.uncertain
     assert prediction["out_of_distribution"] is False
     assert prediction["model_version"] == expected.model_version
+    assert prediction["fills_frame"] is False  # an axial slice
+
+
+def test_a_real_coronal_slice_is_marked_as_filling_the_frame(
+    api_as, alice, eager_tasks, django_capture_on_commit_callbacks, sample_dir
+):
+    # The sample's Normal files 126-227 are a coronal series.
+    data = (sample_dir / "Normal" / "Normal- (150).jpg").read_bytes()
+    client = api_as(alice)
+    with django_capture_on_commit_callbacks(execute=True):
+        scan_id = upload(client, upload_file("c.jpg", data, "image/jpeg")).json()["scans"][0]["id"]
+
+    assert client.get(detail(scan_id)).json()["prediction"]["fills_frame"] is True
 
 
 def test_refused_files_get_the_upload_pages_reason_and_good_ones_are_kept(
