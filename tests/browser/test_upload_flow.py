@@ -52,6 +52,23 @@ def test_clinician_uploads_a_ct_slice_and_sees_the_reading(
     page.screenshot(path=SCREENSHOTS / "history.png", full_page=True)
 
 
+def test_a_coronal_slice_is_read_with_its_own_caveat(
+    browser_page, log_in, live_server, alice, password, sample_dir
+):
+    page = browser_page
+    log_in(page, live_server, alice, password)
+
+    page.get_by_role("link", name="Upload scans").first.click()
+    # The sample's Normal files 126-227 are a coronal series.
+    page.get_by_label("CT slices").set_input_files(str(sample_dir / "Normal" / "Normal- (150).jpg"))
+    page.get_by_role("button", name="Upload and read").click()
+
+    caveat = page.locator(".caveat").first
+    expect(caveat).to_contain_text("This looks like a coronal or sagittal slice")
+    expect(caveat).to_be_visible()
+    page.screenshot(path=SCREENSHOTS / "result-coronal.png", full_page=True)
+
+
 def test_clinician_who_chose_indonesian_uploads_and_reads_in_indonesian(
     browser_page, live_server, alice, password, sample_dir
 ):
