@@ -31,11 +31,13 @@ run: .venv $(KIDNEYWEB_ENV_FILE)
 
 # One pytest worker per core (pytest-xdist), at most four: each loads TensorFlow and
 # some train a small network. A test file runs whole on one worker, so a file's
-# module-scoped fixtures (a trained network, a served stack) are built once.
+# module-scoped fixtures (a trained network, a served stack) are built once. With the
+# broker on Redis, one process: the workers would share one broker database.
+PYTEST_WORKERS := $(if $(findstring redis,$(CELERY_BROKER_URL)),,--numprocesses=auto --maxprocesses=4 --dist=loadfile)
 test: .venv
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
-	$(PYTHON) -m pytest --numprocesses=auto --maxprocesses=4 --dist=loadfile
+	$(PYTHON) -m pytest $(PYTEST_WORKERS)
 
 lint: .venv
 	$(PYTHON) -m ruff check .

@@ -18,11 +18,15 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from mlcore.body import body_box, fills_frame_height, mask_outside_body
-from mlcore.body import body_mask as find_body  # load_views' body_mask is its option
+from mlcore import body
+from mlcore.body import body_box, mask_outside_body
 from mlcore.dicom import ABDOMEN, DicomError, Window, is_dicom, read_dicom
 
 ACCEPTED_FORMATS = ("JPEG", "PNG")
+# The plane of a slice is judged on its body mask at this size (the rule's threshold,
+# mlcore.body.FILLS_FRAME, was set on the 6,064 real slices at 128 px; at 224 px a
+# few coronal bodies measure shorter), whatever size the network reads.
+PLANE_SIZE = 128
 RESIZE_FILTER = Image.Resampling.BILINEAR
 # A CT slice is 512 x 512; 4,096 x 4,096 is generous, and its worst case (a 16-bit
 # PNG or DICOM) is measured in docs/reliability.md.
@@ -165,9 +169,10 @@ class SliceViews:
     model_input: np.ndarray
     # Where each view lies in the slice: (left, top, right, bottom) fractions.
     boxes: tuple[tuple[float, float, float, float], ...]
-    # The body spans the frame's height: a coronal or sagittal slice, which the
-    # networks read far less reliably than axial ones (docs/model-card.md).
-    fills_frame: bool = False
+    # The body fills the slice from top to bottom, as in a coronal or sagittal slice
+    # (:func:`slice_fills_frame`), which the networks read far less reliably than an
+    # axial one (docs/model-card.md, "Coronal slices").
+    fills_frame: bool
 
     @property
     def box(self) -> tuple[float, float, float, float]:
@@ -198,9 +203,10 @@ def load_views(
     """
     image = to_rgb_or_grey(open_image(source, max_pixels=max_pixels, window=window))
     whole = to_array(image, image_size)
-    # Found once on the whole slice: the plane, the crop's box and the whole view's mask.
-    mask = find_body(whole)
-    fills_frame = fills_frame_height(mask)
+    # Found once on the whole slice: the crop's box, the whole view's mask and, at the
+    # size the plane is judged at, the plane.
+    mask = body.body_mask(whole)
+    fills_frame = slice_fills_frame(image, mask if image_size == PLANE_SIZE else None)
     if not views:
         view, box = _read_view(image, whole, mask, View(body_mask, body_crop))
         return SliceViews(whole=whole, model_input=view, boxes=(box,), fills_frame=fills_frame)
@@ -211,6 +217,16 @@ def load_views(
         boxes=tuple(box for _, box in read),
         fills_frame=fills_frame,
     )
+
+
+def slice_fills_frame(image: Image.Image, mask: np.ndarray | None = None) -> bool:
+    """Whether the body fills the slice from top to bottom (a coronal or sagittal
+    slice: :func:`mlcore.body.fills_frame_height`), judged on the whole slice at
+    PLANE_SIZE, the size the rule was set at; ``mask``: its body mask at that size,
+    when the caller has it."""
+    if mask is None:
+        mask = body.body_mask(to_array(image, PLANE_SIZE))
+    return body.fills_frame_height(mask)
 
 
 def _read_view(

@@ -24,20 +24,17 @@ from pathlib import Path
 import numpy as np
 
 from mlcore import body, data
-from mlcore.preprocessing import load_views
+from mlcore.preprocessing import PLANE_SIZE, load_views
 
 AXIAL = "axial"
 FRAME_FILLING = "fills the frame"
-# The size the plane is judged at: the mask's opening is set by the width, so the
-# size only needs to keep the body's outline (128 px, as the figures in body.py).
-PLANE_IMAGE_SIZE = 128
 
 
 def slice_plane(path: Path) -> str:
-    """AXIAL, or FRAME_FILLING for a coronal or sagittal slice (or any slice whose body
-    spans the frame's height); a blank frame counts as axial."""
-    whole = load_views(path, PLANE_IMAGE_SIZE).whole
-    return FRAME_FILLING if body.fills_frame_height(body.body_mask(whole)) else AXIAL
+    """AXIAL, or FRAME_FILLING for a slice whose body fills it from top to bottom (a
+    coronal or sagittal slice), as serving judges it
+    (:func:`mlcore.preprocessing.slice_fills_frame`); a blank frame counts as axial."""
+    return FRAME_FILLING if load_views(path, PLANE_SIZE).fills_frame else AXIAL
 
 
 def subgroup_report(

@@ -41,6 +41,12 @@ class PredictionSerializer(serializers.ModelSerializer):
         "check: for a refused image (not_a_ct) these are not a finding.",
     )
     model_version = serializers.CharField(source="model_version_id")
+    fills_frame = serializers.SerializerMethodField(
+        help_text="true: the body fills the slice from top to bottom, as in a coronal or "
+        "sagittal slice, which the model reads far less reliably than an axial one; false: "
+        "it does not (no proof of an axial slice); null: the image was refused, or it was "
+        "read before this was recorded."
+    )
 
     class Meta:
         model = Prediction
@@ -62,12 +68,12 @@ class PredictionSerializer(serializers.ModelSerializer):
             "out_of_distribution": {
                 "help_text": "Not like the CT slices the model learnt from: no finding given."
             },
-            "fills_frame": {
-                "help_text": "The body fills the frame: a coronal or sagittal slice, which "
-                "the model reads far less reliably than an axial one."
-            },
             "milliseconds": {"help_text": "Time the model took for this image."},
         }
+
+    @extend_schema_field(serializers.BooleanField(allow_null=True))
+    def get_fills_frame(self, prediction: Prediction) -> bool | None:
+        return None if prediction.finding is None else prediction.fills_frame
 
     @extend_schema_field(serializers.DictField(child=serializers.FloatField(), allow_null=True))
     def get_probabilities(self, prediction: Prediction) -> dict | None:

@@ -95,11 +95,14 @@ class Prediction(models.Model):
     uncertain = models.BooleanField(default=False)
     # Not like the CT slices the model learnt from: no kidney finding is given.
     out_of_distribution = models.BooleanField(default=False)
-    # The body fills the frame's height: a coronal or sagittal slice, which the model
-    # reads far less reliably than an axial one (docs/model-card.md, "Coronal slices").
-    # False for readings made before it was recorded.
+    # The body fills the slice from top to bottom, as in a coronal or sagittal slice,
+    # which the model reads far less reliably than an axial one (docs/model-card.md,
+    # "Coronal slices"). False is no proof of an axial slice; None: not measured (read
+    # before migration 0013).
     fills_frame = models.BooleanField(
-        default=False, verbose_name=_("coronal or sagittal slice (the body fills the frame)")
+        null=True,
+        default=None,
+        verbose_name=_("body fills the slice from top to bottom (coronal or sagittal)"),
     )
     # Grad-CAM of the predicted class, an RGBA PNG to lay over the slice (mlcore.explain).
     heatmap = models.FileField(upload_to=heatmap_upload_path, max_length=200, blank=True)

@@ -71,18 +71,19 @@ def reading_caveats(*, prediction, metadata: dict) -> list[str]:
     version's cross-validated recall of that class is below WEAK_RECALL, naming what
     that class is most often mistaken for (metrics.crossvalidation of the metadata).
     Nothing for a refused image, or for a version without cross-validation. A slice
-    whose body fills the frame (coronal or sagittal) gets a sentence of its own first,
-    whatever the version: every version so far learnt from axial slices mostly and
-    reads these far less reliably (docs/model-card.md, "Coronal slices")."""
+    whose body fills it from top to bottom (coronal or sagittal: Prediction.fills_frame)
+    gets a sentence of its own first, whatever the version: every version so far
+    learnt mostly from axial slices and reads coronal ones far less reliably
+    (docs/model-card.md, "Coronal slices")."""
     if prediction.finding is None:
         return []
     sentences = []
     if prediction.fills_frame:
         sentences.append(
             gettext(
-                "This looks like a coronal or sagittal slice (the body fills the frame). "
-                "The model learnt from axial slices mostly and reads these far less "
-                "reliably: check this reading with particular care."
+                "The body fills this slice from top to bottom, as in a coronal or sagittal "
+                "slice. The model learnt mostly from axial slices and reads coronal ones "
+                "far less reliably: check this reading with particular care."
             )
         )
     crossvalidation = (metadata.get("metrics") or {}).get("crossvalidation") or {}

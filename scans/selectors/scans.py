@@ -127,6 +127,7 @@ EXPORT_HEADER = [
     "ai_label",
     *[f"p_{label}" for label in Diagnosis.values],
     "uncertain",
+    "fills_frame",
     "model_version",
     "review_verdict",
     "reviewer",
@@ -136,7 +137,8 @@ EXPORT_HEADER = [
 
 def scans_export_rows(*, scans: QuerySet[Scan]) -> list[list[str]]:
     """The CSV export: a header row, then one row per scan. A refused image (reading
-    state not_a_ct) has no label, probabilities or uncertain flag: none is a finding."""
+    state not_a_ct) has no label, probabilities, uncertain or fills_frame flag: none is a
+    finding."""
     rows = [EXPORT_HEADER]
     for scan in scans.select_related("owner", "prediction", "review__reviewer").order_by("pk"):
         review = scan.review
@@ -155,6 +157,7 @@ def scans_export_rows(*, scans: QuerySet[Scan]) -> list[list[str]]:
                 finding.label if finding else "",
                 *[f"{probabilities[label]:.6f}" if finding else "" for label in Diagnosis.values],
                 str(finding.uncertain).lower() if finding else "",
+                _flag(finding.fills_frame) if finding else "",
                 prediction.model_version_id if prediction else "",
                 review.verdict if review else "",
                 review.reviewer.get_username() if review else "",
@@ -162,6 +165,11 @@ def scans_export_rows(*, scans: QuerySet[Scan]) -> list[list[str]]:
             ]
         )
     return rows
+
+
+def _flag(value: bool | None) -> str:
+    """true, false, or empty when it was not recorded."""
+    return "" if value is None else str(value).lower()
 
 
 def _csv_safe(text: str) -> str:

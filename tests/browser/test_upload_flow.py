@@ -64,7 +64,7 @@ def test_a_coronal_slice_is_read_with_its_own_caveat(
     page.get_by_role("button", name="Upload and read").click()
 
     caveat = page.locator(".caveat").first
-    expect(caveat).to_contain_text("This looks like a coronal or sagittal slice")
+    expect(caveat).to_contain_text("The body fills this slice from top to bottom")
     expect(caveat).to_be_visible()
     page.screenshot(path=SCREENSHOTS / "result-coronal.png", full_page=True)
 

@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 
 from mlcore import data
-from mlcore.body import attention_in_body, body_mask, mask_outside_body
+from mlcore.body import (
+    FILLS_FRAME,
+    attention_in_body,
+    body_mask,
+    fills_frame_height,
+    mask_outside_body,
+)
 from mlcore.preprocessing import load_image
 
 
@@ -86,3 +92,18 @@ def test_attention_in_body_is_the_share_of_heat_inside_the_mask():
     assert attention_in_body(heat, np.zeros((4, 4), bool)) is None
     with pytest.raises(ValueError, match="differ in shape"):
         attention_in_body(heat, np.ones((2, 2), bool))
+
+
+def _mask(top: int, bottom: int, size: int = 100) -> np.ndarray:
+    mask = np.zeros((size, size), bool)
+    mask[top:bottom, 30:70] = True
+    return mask
+
+
+def test_a_body_fills_the_frame_when_it_spans_its_height():
+    assert fills_frame_height(_mask(0, 100)) is True  # a plain bool (the ORM stores it)
+    assert fills_frame_height(_mask(3, 100))  # 97 of 100 rows
+    assert not fills_frame_height(_mask(20, 80))  # an axial cross-section
+    assert fills_frame_height(_mask(0, round(100 * FILLS_FRAME)))  # 93 of 100 rows
+    assert not fills_frame_height(_mask(0, round(100 * FILLS_FRAME) - 1))
+    assert not fills_frame_height(np.zeros((100, 100), bool))  # no body

@@ -10,10 +10,10 @@ import pytest
 from factories import off_centre_slice_png as slice_png
 from PIL import Image
 
-from mlcore.body import CROP_MARGIN, body_box, body_mask
+from mlcore.body import CROP_MARGIN, body_box, body_mask, mask_outside_body
 from mlcore.explain import place_in_slice
 from mlcore.inference import load_classifier
-from mlcore.preprocessing import WHOLE_SLICE, load_image, load_views
+from mlcore.preprocessing import WHOLE_SLICE, View, load_image, load_views
 
 
 def test_the_box_is_a_square_around_the_body_with_a_margin():
@@ -93,6 +93,24 @@ def test_real_slices_are_cropped_around_the_body(sample_dir):
         assert right - left > 0.4, path
         # The body fills at least as much of the input (a wide patient: the whole slice).
         assert body_mask(views.model_input).mean() >= body_mask(views.whole).mean() - 0.01, path
+
+
+def test_each_view_is_masked_with_its_own_body(sample_dir):
+    # load_views finds the whole slice's body once and reuses it for the whole view;
+    # a crop is masked with the body found on the crop. Stone 50 tells them apart.
+    path = sample_dir / "Stone" / "Stone- (50).jpg"
+
+    crop = load_views(path, 128, body_crop=True).model_input
+    whole = load_views(path, 128).whole
+
+    masked_crop = load_views(path, 128, body_crop=True, body_mask=True).model_input
+    assert np.array_equal(masked_crop, mask_outside_body(crop))
+    assert not np.array_equal(masked_crop, crop * body_mask(whole)[..., None])
+    masked_whole = load_views(path, 128, body_mask=True).model_input
+    assert np.array_equal(masked_whole, mask_outside_body(whole))
+    views = (View(body_mask=True), View(body_mask=True, body_crop=True))
+    both = load_views(path, 128, views=views).model_input
+    assert np.array_equal(both[0], masked_whole) and np.array_equal(both[1], masked_crop)
 
 
 def test_a_heatmap_of_the_whole_slice_is_left_as_it_is():

@@ -271,7 +271,7 @@ def test_weak_classes_of_the_reading_and_its_runner_up_are_named(make_scan, alic
     )
 
 
-CORONAL = "This looks like a coronal or sagittal slice (the body fills the frame)."
+CORONAL = "The body fills this slice from top to bottom, as in a coronal or sagittal slice."
 
 
 def test_a_coronal_reading_gets_its_own_caveat_first_whatever_the_version(make_scan, alice):
@@ -291,14 +291,32 @@ def test_a_coronal_reading_gets_its_own_caveat_first_whatever_the_version(make_s
 
 
 def test_result_report_and_review_pages_give_the_coronal_caveat(client, rita, alice, make_scan):
-    coronal, axial = make_scan(alice), make_scan(alice)
-    coronal.prediction.fills_frame = True
+    coronal, axial, unmeasured = make_scan(alice), make_scan(alice), make_scan(alice)
+    coronal.prediction.fills_frame, axial.prediction.fills_frame = True, False
     coronal.prediction.save()
+    axial.prediction.save()
 
     client.force_login(rita)
     for url in ("scan_detail", "scan_report", "review"):
         assert CORONAL in client.get(reverse(url, args=[coronal.pk])).content.decode(), url
-        assert CORONAL not in client.get(reverse(url, args=[axial.pk])).content.decode(), url
+        for other in (axial, unmeasured):
+            assert CORONAL not in client.get(reverse(url, args=[other.pk])).content.decode(), url
+
+
+def test_the_api_and_the_export_tell_coronal_axial_and_not_measured_apart(client, adam, make_scan):
+    coronal, axial, unmeasured = make_scan(adam), make_scan(adam), make_scan(adam)
+    refused = make_scan(adam, reading_state="not_a_ct")
+    for scan, value in ((coronal, True), (axial, False), (refused, True)):
+        scan.prediction.fills_frame = value
+        scan.prediction.save()
+    client.force_login(adam)
+
+    expected = {coronal: True, axial: False, unmeasured: None, refused: None}
+    for scan, value in expected.items():
+        assert api_reading(adam, scan)["fills_frame"] is value
+        assert exported(client, scan)["fills_frame"] == (
+            "" if value is None else str(value).lower()
+        )
 
 
 def test_result_report_and_review_pages_give_the_weak_class_sentence(
