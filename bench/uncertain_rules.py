@@ -12,6 +12,14 @@ for review), per fold, their mean and the worst fold; and the threshold the rule
 gives when fitted on every fold, as ``calibrate_model --crossvalidation`` fits the
 shipped one. The first rule is the code's (:func:`mlcore.crossval.accurate_above`):
 its figures are the summary's.
+
+With ``--data-dir`` (each folder the cross-validation read) it also tries each rule
+by plane (``by_plane``): every reading of a slice whose body fills it from top to
+bottom (coronal: :func:`mlcore.subgroups.slice_plane`) is flagged, and the threshold
+is fitted on the other folds' axial readings only (the temperature on all of them).
+
+    .venv/bin/python bench/uncertain_rules.py docs/crossval/ensemble-masked-and-crop-128-e60 \
+        --data-dir ../shared/data/kidney-ct-sample --data-dir ../shared/data/kidney-ct-extra
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mlcore.calibration import uncertain_threshold  # noqa: E402
+from mlcore.calibration import apply_temperature, fit_temperature, uncertain_threshold  # noqa: E402
 from mlcore.crossval import (  # noqa: E402
     TARGET_ACCURACY,
     ThresholdRule,
@@ -35,6 +43,7 @@ from mlcore.crossval import (  # noqa: E402
     read_as_new_patients,
     read_records,
 )
+from mlcore.subgroups import AXIAL, slice_plane  # noqa: E402
 
 # Thresholds tried by the finer rules: the code's steps of 0.01 up to 0.9, then 0.001.
 FINE_GRID = np.concatenate(
@@ -96,9 +105,69 @@ def measure(records: list[dict], rule: ThresholdRule) -> dict:
     }
 
 
+def measure_by_plane(records: list[dict], planes: dict[str, str], rule: ThresholdRule) -> dict:
+    """:func:`measure` with every non-axial reading flagged and the threshold fitted on
+    the other folds' axial readings (``planes``: each prediction's path -> plane)."""
+    per_fold = []
+    for record in records:
+        others = [p for r in records if r is not record for p in r["predictions"]]
+        probabilities, labels, _, axial = _arrays(others, planes)
+        temperature = fit_temperature(probabilities, labels)
+        scaled = apply_temperature(probabilities, temperature)
+        threshold = rule(scaled[axial], labels[axial])
+        probabilities, labels, refused, axial = _arrays(record["predictions"], planes)
+        scaled = apply_temperature(probabilities, temperature)
+        confident = (scaled.max(axis=1) >= threshold) & axial & ~refused
+        wrong = scaled.argmax(axis=1) != labels
+        per_fold.append(
+            {
+                "fold": record["fold"],
+                "threshold": threshold,
+                "confidently_wrong": float(np.mean(confident & wrong)),
+                "uncertain_share": float(np.mean(~confident & ~refused)),
+                "axial_unflagged": float(np.mean(confident[axial])) if axial.any() else None,
+            }
+        )
+    wrong_rates = [row["confidently_wrong"] for row in per_fold]
+    return {
+        "confidently_wrong_mean": float(np.mean(wrong_rates)),
+        "confidently_wrong_worst": float(np.max(wrong_rates)),
+        "uncertain_share_mean": float(np.mean([row["uncertain_share"] for row in per_fold])),
+        "per_fold": per_fold,
+    }
+
+
+def _arrays(predictions: list[dict], planes: dict[str, str]):
+    probabilities = np.array([p["probabilities"] for p in predictions], dtype=np.float64)
+    labels = np.array([p["label"] for p in predictions], dtype=np.int64)
+    refused = np.array([p["refused"] for p in predictions], dtype=bool)
+    axial = np.array([planes[p["path"]] == AXIAL for p in predictions], dtype=bool)
+    return probabilities, labels, refused, axial
+
+
+def read_planes(records: list[dict], roots: list[Path]) -> dict[str, str]:
+    """Each recorded slice's plane, read from the data folder of its path's first part."""
+    by_name = {root.name: root for root in roots}
+    planes = {}
+    for record in records:
+        for prediction in record["predictions"]:
+            folder = prediction["path"].split("/", 1)[0]
+            if folder not in by_name:
+                raise SystemExit(f"{prediction['path']}: no --data-dir named {folder!r}")
+            planes[prediction["path"]] = slice_plane(by_name[folder].parent / prediction["path"])
+    return planes
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path, help="a folder of fold-K.json records")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        action="append",
+        default=[],
+        help="a data folder the cross-validation read (repeatable): also try each rule by plane",
+    )
     args = parser.parse_args()
     records = load_records(args.run)
     report = {
@@ -106,6 +175,11 @@ def main() -> None:
         "folds": [record["fold"] for record in records],
         "rules": {name: measure(records, rule) for name, rule in RULES.items()},
     }
+    if args.data_dir:
+        planes = read_planes(records, [path.resolve() for path in args.data_dir])
+        report["by_plane"] = {
+            name: measure_by_plane(records, planes, rule) for name, rule in RULES.items()
+        }
     print(json.dumps(report, indent=2))
 
 

@@ -9,15 +9,16 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.planes import axial_slice, coronal_slice
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORDED = ROOT / "docs/crossval/ensemble-masked-e60-and-crop-128-e30"
 CODE_RULE = "readings above it 99 % right, steps of 0.01 (the code's rule)"
 
 
-def run_bench(run: Path) -> dict:
+def run_bench(run: Path, *options: str) -> dict:
     result = subprocess.run(
-        [sys.executable, "bench/uncertain_rules.py", str(run)],
+        [sys.executable, "bench/uncertain_rules.py", str(run), *options],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -62,6 +63,39 @@ def test_wrong_readings_less_sure_than_right_ones_are_all_flagged_by_every_rule(
         # Refused readings are neither confident nor uncertain: fold 2 flags 10 of 105.
         assert shares == [(0.0, 0.1), (0.0, 0.1), (0.0, pytest.approx(10 / 105))], name
         assert rule["confidently_wrong_worst"] == 0.0
+
+
+def test_by_plane_every_coronal_reading_is_flagged_and_the_threshold_fitted_on_axial_ones(
+    tmp_path,
+):
+    data_dir, run = tmp_path / "slices", tmp_path / "run"
+    run.mkdir()
+    sure_right = [0.997, 0.001, 0.001, 0.001]
+    sure_wrong = [0.001, 0.997, 0.001, 0.001]  # label 0 read as class 1, as surely
+    for fold in range(3):
+        predictions = []
+        for n in range(12):
+            path = f"Cyst/Cyst- ({fold * 100 + n}).png"
+            coronal = n < 2
+            (coronal_slice if coronal else axial_slice)(data_dir / path)
+            row = sure_wrong if coronal else sure_right
+            predictions.append(
+                {"path": f"slices/{path}", "label": 0, "probabilities": row, "refused": False}
+            )
+        (run / f"fold-{fold}.json").write_text(
+            json.dumps({"fold": fold, "predictions": predictions})
+        )
+
+    report = run_bench(run, "--data-dir", str(data_dir))
+
+    by_plane = report["by_plane"][CODE_RULE]
+    # The two coronal readings of each fold are flagged, the ten axial ones (all right
+    # on the other folds: the lowest threshold) are not.
+    assert by_plane["confidently_wrong_worst"] == 0.0
+    for row in by_plane["per_fold"]:
+        assert row["uncertain_share"] == pytest.approx(2 / 12)
+        assert row["axial_unflagged"] == 1.0
+    assert set(report["by_plane"]) == set(report["rules"])
 
 
 def test_a_folder_without_two_folds_is_refused_with_a_message(tmp_path):
