@@ -28,7 +28,14 @@ class PredictionInline(admin.TabularInline):
     extra = 0
     can_delete = False
     verbose_name_plural = _("Prediction history (every model version that read the scan)")
-    fields = ["model_version", "reading", "finding_confidence", "time_to_read", "created_at"]
+    fields = [
+        "model_version",
+        "reading",
+        "finding_confidence",
+        "fills_frame",
+        "time_to_read",
+        "created_at",
+    ]
     readonly_fields = fields
 
     @admin.display(description=_("Reading"))

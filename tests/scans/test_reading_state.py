@@ -303,6 +303,22 @@ def test_result_report_and_review_pages_give_the_coronal_caveat(client, rita, al
             assert CORONAL not in client.get(reverse(url, args=[other.pk])).content.decode(), url
 
 
+def test_the_admin_shows_each_readings_plane_flag(client, admin_user, alice, make_scan):
+    scan = make_scan(alice)
+    scan.prediction.fills_frame = True
+    scan.prediction.save()
+    client.force_login(admin_user)
+
+    html = client.get(reverse("admin:scans_scan_change", args=[scan.pk])).content.decode()
+
+    assert "Body fills the slice from top to bottom (coronal or sagittal)" in html
+    assert 'alt="True"' in html  # Django's yes icon in the prediction history
+    scan.prediction.fills_frame = None  # not measured: the unknown icon
+    scan.prediction.save()
+    html = client.get(reverse("admin:scans_scan_change", args=[scan.pk])).content.decode()
+    assert 'alt="True"' not in html and 'alt="None"' in html
+
+
 def test_the_api_and_the_export_tell_coronal_axial_and_not_measured_apart(client, adam, make_scan):
     coronal, axial, unmeasured = make_scan(adam), make_scan(adam), make_scan(adam)
     refused = make_scan(adam, reading_state="not_a_ct")
