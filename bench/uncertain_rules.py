@@ -43,7 +43,8 @@ from mlcore.crossval import (  # noqa: E402
     read_as_new_patients,
     read_records,
 )
-from mlcore.subgroups import AXIAL, slice_plane  # noqa: E402
+from mlcore.data import DatasetError  # noqa: E402
+from mlcore.subgroups import AXIAL, record_planes  # noqa: E402
 
 # Thresholds tried by the finer rules: the code's steps of 0.01 up to 0.9, then 0.001.
 FINE_GRID = np.concatenate(
@@ -95,13 +96,20 @@ def measure(records: list[dict], rule: ThresholdRule) -> dict:
         }
         for record in records
     ]
+    return {
+        **_over_folds(per_fold),
+        "threshold_all_folds": out_of_fold_calibration(records, rule)["uncertain_below"],
+        "per_fold": per_fold,
+    }
+
+
+def _over_folds(per_fold: list[dict]) -> dict:
+    """Confidently wrong (mean, worst fold) and uncertain (mean) over the folds."""
     wrong_rates = [row["confidently_wrong"] for row in per_fold]
     return {
         "confidently_wrong_mean": float(np.mean(wrong_rates)),
         "confidently_wrong_worst": float(np.max(wrong_rates)),
         "uncertain_share_mean": float(np.mean([row["uncertain_share"] for row in per_fold])),
-        "threshold_all_folds": out_of_fold_calibration(records, rule)["uncertain_below"],
-        "per_fold": per_fold,
     }
 
 
@@ -128,13 +136,7 @@ def measure_by_plane(records: list[dict], planes: dict[str, str], rule: Threshol
                 "axial_unflagged": float(np.mean(confident[axial])) if axial.any() else None,
             }
         )
-    wrong_rates = [row["confidently_wrong"] for row in per_fold]
-    return {
-        "confidently_wrong_mean": float(np.mean(wrong_rates)),
-        "confidently_wrong_worst": float(np.max(wrong_rates)),
-        "uncertain_share_mean": float(np.mean([row["uncertain_share"] for row in per_fold])),
-        "per_fold": per_fold,
-    }
+    return {**_over_folds(per_fold), "per_fold": per_fold}
 
 
 def _arrays(predictions: list[dict], planes: dict[str, str]):
@@ -143,19 +145,6 @@ def _arrays(predictions: list[dict], planes: dict[str, str]):
     refused = np.array([p["refused"] for p in predictions], dtype=bool)
     axial = np.array([planes[p["path"]] == AXIAL for p in predictions], dtype=bool)
     return probabilities, labels, refused, axial
-
-
-def read_planes(records: list[dict], roots: list[Path]) -> dict[str, str]:
-    """Each recorded slice's plane, read from the data folder of its path's first part."""
-    by_name = {root.name: root for root in roots}
-    planes = {}
-    for record in records:
-        for prediction in record["predictions"]:
-            folder = prediction["path"].split("/", 1)[0]
-            if folder not in by_name:
-                raise SystemExit(f"{prediction['path']}: no --data-dir named {folder!r}")
-            planes[prediction["path"]] = slice_plane(by_name[folder].parent / prediction["path"])
-    return planes
 
 
 def main() -> None:
@@ -176,7 +165,10 @@ def main() -> None:
         "rules": {name: measure(records, rule) for name, rule in RULES.items()},
     }
     if args.data_dir:
-        planes = read_planes(records, [path.resolve() for path in args.data_dir])
+        try:
+            planes = record_planes(records, [path.resolve() for path in args.data_dir])
+        except DatasetError as exc:
+            raise SystemExit(str(exc)) from exc
         report["by_plane"] = {
             name: measure_by_plane(records, planes, rule) for name, rule in RULES.items()
         }

@@ -37,6 +37,33 @@ def slice_plane(path: Path) -> str:
     return FRAME_FILLING if load_views(path, PLANE_SIZE).fills_frame else AXIAL
 
 
+def record_planes(
+    records: Sequence[dict],
+    roots: Sequence[Path],
+    *,
+    plane: Callable[[Path], str] = slice_plane,
+    planes: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """Each recorded slice's plane, by its recorded path (``<folder name>/<class>/<file>``,
+    read under the one of ``roots`` of that name). ``planes``, when given, is filled and
+    reused, so several cross-validations of the same slices read each image once."""
+    by_name = {Path(root).name: Path(root) for root in roots}
+    planes = {} if planes is None else planes
+    for record in records:
+        for prediction in record["predictions"]:
+            path = prediction["path"]
+            if path in planes:
+                continue
+            folder = path.split("/", 1)[0]
+            if folder not in by_name:
+                raise data.DatasetError(
+                    f"{path}: no --data-dir named {folder!r} "
+                    f"(given: {', '.join(sorted(by_name)) or 'none'})."
+                )
+            planes[path] = plane(by_name[folder].parent / path)
+    return planes
+
+
 def subgroup_report(
     records: Sequence[dict],
     roots: Sequence[Path],
@@ -47,30 +74,19 @@ def subgroup_report(
     """Balanced accuracy per subgroup (data folder, plane, and both), per fold, mean ±
     spread over the folds holding the subgroup, and pooled.
 
-    ``records`` are one cross-validation's fold records; their paths are
-    ``<folder name>/<class>/<file>``, found under the ``roots`` of that name.
-    ``planes`` (path -> plane), when given, is filled and reused, so several
-    cross-validations of the same slices read each image once."""
+    ``records`` are one cross-validation's fold records; each slice's plane comes from
+    :func:`record_planes` (``plane``, ``planes`` as there)."""
     if not records:
         raise data.DatasetError("No fold records to report on.")
-    by_name = {Path(root).name: Path(root) for root in roots}
-    planes = {} if planes is None else planes
+    planes = record_planes(records, roots, plane=plane, planes=planes)
     class_names = list(records[0]["recipe"]["class_names"])
     rows = []
     for record in records:
         for prediction in record["predictions"]:
-            folder = prediction["path"].split("/", 1)[0]
-            if folder not in by_name:
-                raise data.DatasetError(
-                    f"{prediction['path']}: no --data-dir named {folder!r} "
-                    f"(given: {', '.join(sorted(by_name)) or 'none'})."
-                )
-            if prediction["path"] not in planes:
-                planes[prediction["path"]] = plane(by_name[folder].parent / prediction["path"])
             rows.append(
                 (
                     record["fold"],
-                    folder,
+                    prediction["path"].split("/", 1)[0],
                     planes[prediction["path"]],
                     prediction["label"],
                     int(np.argmax(prediction["probabilities"])),
