@@ -86,7 +86,7 @@ def list_images(root: Path, class_names: Sequence[str] = CLASS_NAMES) -> list[La
             key=_natural_key,
         )
         for position, file in enumerate(files):
-            items.append(LabeledImage(file, label, _file_number(file, default=position)))
+            items.append(LabeledImage(file, label, file_number(file, default=position)))
     return items
 
 
@@ -261,7 +261,9 @@ def _pixel_digest(path: Path) -> bytes | None:
     return digest.digest()
 
 
-def _file_number(path: Path, *, default: int) -> int:
+def file_number(path: Path, *, default: int) -> int:
+    """The number in a file's name (``Tumor- (305).jpg``: 305), its position in
+    acquisition order; ``default`` for a name without one."""
     numbers = re.findall(r"\d+", path.stem)
     return int(numbers[-1]) if numbers else default
 

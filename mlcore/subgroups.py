@@ -47,21 +47,26 @@ def record_planes(
     """Each recorded slice's plane, by its recorded path (``<folder name>/<class>/<file>``,
     read under the one of ``roots`` of that name). ``planes``, when given, is filled and
     reused, so several cross-validations of the same slices read each image once."""
-    by_name = {Path(root).name: Path(root) for root in roots}
     planes = {} if planes is None else planes
     for record in records:
         for prediction in record["predictions"]:
             path = prediction["path"]
-            if path in planes:
-                continue
-            folder = path.split("/", 1)[0]
-            if folder not in by_name:
-                raise data.DatasetError(
-                    f"{path}: no --data-dir named {folder!r} "
-                    f"(given: {', '.join(sorted(by_name)) or 'none'})."
-                )
-            planes[path] = plane(by_name[folder].parent / path)
+            if path not in planes:
+                planes[path] = plane(recorded_file(path, roots))
     return planes
+
+
+def recorded_file(path: str, roots: Sequence[Path]) -> Path:
+    """The file of a recorded path (``<folder name>/<class>/<file>``): under the one of
+    ``roots`` of that folder name."""
+    by_name = {Path(root).name: Path(root) for root in roots}
+    folder = path.split("/", 1)[0]
+    if folder not in by_name:
+        raise data.DatasetError(
+            f"{path}: no --data-dir named {folder!r} "
+            f"(given: {', '.join(sorted(by_name)) or 'none'})."
+        )
+    return by_name[folder].parent / path
 
 
 def subgroup_report(

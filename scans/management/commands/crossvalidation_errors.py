@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from mlcore import data
+from mlcore.crossval import read_records, write_json
+from mlcore.errors import confident_errors, error_sheet
+from mlcore.preprocessing import ImageError
+from mlcore.subgroups import recorded_file, slice_plane
+
+
+class Command(BaseCommand):
+    help = (
+        "The surest wrong readings of a cross-validation, to be looked at: from the "
+        "recorded folds (crossvalidate_model or crossvalidate_ensemble --output), the "
+        "wrong out-of-fold readings with the highest probability, one per run of misread "
+        "neighbouring file numbers (one patient, likely), with their plane. Trains "
+        "nothing. Writes confident-errors.json and confident-errors.png beside each "
+        "run's fold records."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--run",
+            type=Path,
+            action="append",
+            required=True,
+            help="a cross-validation's --output folder (repeatable)",
+        )
+        parser.add_argument(
+            "--data-dir",
+            type=Path,
+            action="append",
+            required=True,
+            help="a data folder the cross-validation read (repeatable)",
+        )
+        parser.add_argument(
+            "--count", type=int, default=12, help="how many errors to show (default 12)"
+        )
+
+    def handle(self, *args, **options) -> None:
+        roots = [path.resolve() for path in options["data_dir"]]
+        missing = [str(root) for root in roots if not root.is_dir()]
+        if missing:
+            raise CommandError(f"No such data folder: {', '.join(missing)}")
+        if options["count"] < 1:
+            raise CommandError("--count must be at least 1.")
+        for run in options["run"]:
+            try:
+                errors = confident_errors(read_records(run), count=options["count"])
+                planes = {e.path: slice_plane(recorded_file(e.path, roots)) for e in errors}
+                sheet = error_sheet(errors, roots, planes=planes)
+            except (data.DatasetError, ImageError, OSError, KeyError, ValueError) as exc:
+                raise CommandError(f"Cannot look at {run}: {exc}") from exc
+            listed = [{**error.as_dict(), "plane": planes[error.path]} for error in errors]
+            write_json(run / "confident-errors.json", {"errors": listed})
+            (run / "confident-errors.png").write_bytes(sheet)
+            self.stdout.write(f"{run}: the {len(errors)} surest wrong readings")
+            for entry in listed:
+                self.stdout.write(
+                    f"  {entry['path']} (fold {entry['fold']}, {entry['plane']}): "
+                    f"{entry['label']} read as {entry['reading']}, "
+                    f"{entry['confidence'] * 100:.1f} %; {entry['run']['misread']} misread "
+                    f"in {entry['run']['first']}-{entry['run']['last']}"
+                )
+            self.stdout.write(f"Written to {run / 'confident-errors.json'} and .png")
