@@ -48,6 +48,11 @@ class ConfidentError:
     last: int
     run_size: int  # how many slices of the run were misread
 
+    @property
+    def span(self) -> str:
+        """Its run's file numbers: "305-342", or "992" for a run of one."""
+        return f"{self.first}-{self.last}" if self.first != self.last else str(self.first)
+
     def as_dict(self) -> dict:
         return {
             "path": self.path,
@@ -89,7 +94,7 @@ def confident_errors(
             else:
                 runs.append([row])
         for run in runs:
-            number, fold, prediction, reading = max(
+            _, fold, prediction, reading = max(
                 run, key=lambda row: (row[2]["probabilities"][row[3]], -row[0])
             )
             picked.append(
@@ -140,11 +145,10 @@ def error_sheet(
             (left - 2, top - 2, left + TILE + 1, top + TILE + 1), outline=(230, 40, 40), width=2
         )
         folder = error.path.split("/", 1)[0]
-        run = f"{error.first}-{error.last}" if error.first != error.last else str(error.first)
         lines = (
             f"{error.label} read as {error.reading}, {error.confidence * 100:.0f} %",
             f"{folder} {data.file_number(Path(error.path), default=0)}, fold {error.fold}",
-            f"{error.run_size} misread in {run}",
+            f"{error.run_size} misread in {error.span}",
             *([planes[error.path]] if planes else []),
         )
         for line_index, line in enumerate(lines):

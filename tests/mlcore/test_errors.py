@@ -64,6 +64,7 @@ def test_one_error_per_run_of_misread_neighbours_surest_first():
     assert (first.label, first.first, first.last, first.run_size) == ("Tumor", 305, 318, 3)
     assert first.confidence == pytest.approx(0.95)
     assert first.as_dict()["run"] == {"first": 305, "last": 318, "misread": 3}
+    assert (first.span, errors[1].span) == ("305-318", "329")
     assert [e.path for e in confident_errors(records, count=2)] == [
         "s/Tumor/Tumor- (309).jpg",
         "s/Tumor/Tumor- (329).jpg",

@@ -38,7 +38,7 @@ def test_the_command_writes_the_surest_errors_with_their_plane(tmp_path, capsys)
     assert "the 2 surest wrong readings" in out
     assert (
         "scans/Cyst/Cyst- (2).png (fold 3, fills the frame): Cyst read as Stone, 95.0 %; "
-        "1 misread in 2-2"
+        "1 misread in 2"
     ) in out
     listed = json.loads((run / "confident-errors.json").read_text())["errors"]
     assert [(e["path"], e["plane"]) for e in listed] == [

@@ -58,11 +58,10 @@ class Command(BaseCommand):
             write_json(run / "confident-errors.json", {"errors": listed})
             (run / "confident-errors.png").write_bytes(sheet)
             self.stdout.write(f"{run}: the {len(errors)} surest wrong readings")
-            for entry in listed:
+            for error in errors:
                 self.stdout.write(
-                    f"  {entry['path']} (fold {entry['fold']}, {entry['plane']}): "
-                    f"{entry['label']} read as {entry['reading']}, "
-                    f"{entry['confidence'] * 100:.1f} %; {entry['run']['misread']} misread "
-                    f"in {entry['run']['first']}-{entry['run']['last']}"
+                    f"  {error.path} (fold {error.fold}, {planes[error.path]}): "
+                    f"{error.label} read as {error.reading}, {error.confidence * 100:.1f} %; "
+                    f"{error.run_size} misread in {error.span}"
                 )
             self.stdout.write(f"Written to {run / 'confident-errors.json'} and .png")
