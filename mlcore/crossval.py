@@ -39,7 +39,7 @@ from mlcore.ood import OutlierDetector
 from mlcore.training import (
     Log,
     TrainConfig,
-    fit_member,
+    fit_learning_member,
     make_ensemble,
     never_learned,
     predict_decoded,
@@ -129,10 +129,11 @@ def run_fold(config: TrainConfig, log: Log) -> tuple[dict, bytes]:
         raise data.DatasetError(f"Fold {config.val_fold} holds out no readable image.")
     weights = prepared.train_weights(config, log)
     started = time.monotonic()
-    members = [
-        fit_member(config, seed, train_set, val_set, log, weights=weights)[0]
+    fitted = [
+        fit_learning_member(config, seed, train_set, val_set, log, weights=weights, keep_last=True)
         for seed in range(config.seed, config.seed + config.ensemble)
     ]
+    members = [network.model for network in fitted]
     model = members[0] if len(members) == 1 else make_ensemble(members)
     seconds = time.monotonic() - started
     raw = predict_decoded(model, val_set, config)
@@ -159,6 +160,10 @@ def run_fold(config: TrainConfig, log: Log) -> tuple[dict, bytes]:
             "left_out_near_validation": len(prepared.split.left_out),
         },
         "train_seconds": round(seconds, 1),
+        # The seed each network ended with, and those that started dead before it
+        # (fit_learning_member; their training time is in train_seconds).
+        "seeds": [network.seed for network in fitted],
+        "dead_starts": [dead for network in fitted for dead in network.dead_starts],
         "report": report,
         "balanced_accuracy": balanced_accuracy(report),
         "refused_share": float(np.mean(refused)),

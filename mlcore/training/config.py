@@ -17,6 +17,9 @@ Log = Callable[[str], None]
 RECIPE = "recipe"  # train_model and crossvalidate_model
 SPLIT = "split"  # train_model: which slices a single version holds out
 DISTILLATION = "distillation"  # train_model only (a teacher saw other folds)
+# train_model and crossvalidate_model: how a training runs, not what a network that
+# learns is trained with (left out of the recipe: NOT_RECIPE).
+PROCEDURE = "procedure"
 
 
 def positive_int(value: str) -> int:
@@ -119,10 +122,34 @@ class TrainConfig:
     translation: float = _option(0.05, "augmentation: largest shift (share)", parse=float)
     contrast: float = _option(0.0, "augmentation: contrast change (share)", parse=float)
     brightness: float = _option(0.0, "augmentation: brightness change (share)", parse=float)
+    # Scanners and reconstruction kernels differ from patient to patient (soft or
+    # sharp edges, more or less grain), and the cross-validation's errors come in
+    # whole patients (docs/model-card.md, "What the surest errors look like").
+    sharpness: float = _option(
+        0.0,
+        "augmentation: soften or sharpen edges by up to this share (0-0.5; 0.5 ranges "
+        "from a 3x3 blur to as much sharpening), as reconstruction kernels differ",
+        parse=float,
+    )
+    noise: float = _option(
+        0.0,
+        "augmentation: Gaussian grain of this standard deviation (share of the 0-1 range)",
+        parse=float,
+    )
     patience: int = 12
     seed: int = _option(1, parse=int)
     ensemble: int = _option(
         1, "train N networks (seeds seed..seed+N-1) and average them", parse=positive_int
+    )
+    # A network still reading every image alike at the end of epoch 4 (a dead start,
+    # callbacks.DeadStartCheck) is trained again with seed + 1000, then + 2000...:
+    # decided on training images only, so nothing held out is chosen on.
+    dead_start_retries: int = _option(
+        2,
+        "train a network again with another seed (seed + 1000, + 2000...) this many "
+        "times when it has not started learning by epoch 4",
+        parse=int,
+        group=PROCEDURE,
     )
     class_names: tuple[str, ...] = data.CLASS_NAMES
     # Serve (and evaluate) the average over each image and its mirror image: measured
@@ -155,6 +182,12 @@ class TrainConfig:
     )
 
     def __post_init__(self) -> None:
+        if self.dead_start_retries < 0:
+            raise ValueError("--dead-start-retries takes 0 (no retry) or more")
+        if not 0 <= self.sharpness <= 0.5:
+            raise ValueError("--sharpness takes a share from 0 to 0.5")
+        if self.noise < 0:
+            raise ValueError("--noise takes a standard deviation of 0 or more")
         if self.average_last < 0:
             raise ValueError("--average-last takes 0 (keep the best epoch) or a number of epochs")
         if self.folder_balance and self.balanced_sampling:
@@ -171,7 +204,16 @@ class TrainConfig:
 
 # What a recipe is: every option but where the data and the models live and which
 # slices are held out.
-NOT_RECIPE = ("data_dirs", "models_dir", "val_fold", "folds", "val_fraction")
+NOT_RECIPE = (
+    "data_dirs",
+    "models_dir",
+    "val_fold",
+    "folds",
+    "val_fraction",
+    # How a dead start is handled, not what a network that learns is trained with
+    # (the seeds each fold or member ended with are recorded).
+    "dead_start_retries",
+)
 
 
 def recipe(config: TrainConfig) -> dict:

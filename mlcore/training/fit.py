@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
@@ -13,6 +14,8 @@ import tensorflow as tf
 from mlcore import data
 from mlcore.model import make_model
 from mlcore.training.callbacks import (
+    DeadStartCheck,
+    NeverLearnedError,
     PreciseBatchNormValidation,
     ProgressLog,
     WeightAverage,
@@ -20,6 +23,85 @@ from mlcore.training.callbacks import (
 )
 from mlcore.training.config import Log, TrainConfig
 from mlcore.training.inputs import make_dataset
+
+# When a dead start is looked for (DeadStartCheck): two epochs after the warm-up.
+DEAD_START_EPOCH = 4
+# A retried network's seed: seed + RETRY_SEED_STEP, + 2 * RETRY_SEED_STEP...: far from
+# the consecutive seeds of an ensemble's members.
+RETRY_SEED_STEP = 1000
+
+
+@dataclass
+class Fitted:
+    model: keras.Model
+    history: dict
+    seed: int  # the seed the network was trained with
+    # Seeds that started dead, with the epoch they were stopped at and its loss.
+    dead_starts: list[dict] = field(default_factory=list)
+
+
+class DeadStartError(RuntimeError):
+    """The network was still reading every training image alike at ``epoch``."""
+
+    def __init__(self, seed: int, epoch: int, loss: float):
+        super().__init__(f"seed {seed}: a dead start (epoch {epoch}, loss {loss:.4f})")
+        self.record = {"seed": seed, "epoch": epoch, "loss": round(loss, 5)}
+
+
+def fit_learning_member(
+    config: TrainConfig,
+    seed: int,
+    train_set: data.DecodedImages,
+    val_set: data.DecodedImages,
+    log: Log,
+    *,
+    targets: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
+    keep_last: bool = False,
+) -> Fitted:
+    """:func:`fit_member`, trained again with another seed (``seed`` + 1000, + 2000...,
+    at most ``config.dead_start_retries`` times) when the network has not started
+    learning by epoch DEAD_START_EPOCH; the check reads training images only. When
+    every seed starts dead, raises NeverLearnedError, or with ``keep_last`` trains the
+    last one to the end and returns it (a cross-validation records such a fold, and
+    names it, rather than stopping)."""
+    dead_starts = []
+    for attempt in range(config.dead_start_retries + 1):
+        tried = seed + attempt * RETRY_SEED_STEP
+        last = attempt == config.dead_start_retries
+        try:
+            model, history = fit_member(
+                config,
+                tried,
+                train_set,
+                val_set,
+                log,
+                targets=targets,
+                weights=weights,
+                stop_dead=not (last and keep_last),
+            )
+        except DeadStartError as exc:
+            dead_starts.append(exc.record)
+            log(
+                f"Seed {tried} started dead: every training image read alike at epoch "
+                f"{exc.record['epoch']} (loss {exc.record['loss']:.4f}, chance ln "
+                f"{len(config.class_names)} = {np.log(len(config.class_names)):.4f})."
+                + (
+                    " Training again with another seed."
+                    if attempt < config.dead_start_retries
+                    else ""
+                )
+            )
+        else:
+            return Fitted(model, history, tried, dead_starts)
+    raise NeverLearnedError(
+        f"The network never learned with seeds "
+        f"{', '.join(str(d['seed']) for d in dead_starts)}: each read every training "
+        f"image alike at epoch {dead_starts[-1]['epoch']} (training loss "
+        f"{dead_starts[-1]['loss']:.4f}, chance is ln {len(config.class_names)} = "
+        f"{np.log(len(config.class_names)):.4f}). Nothing was saved. Train again with "
+        "another --seed."
+    )
 
 
 def fit_member(
@@ -31,6 +113,7 @@ def fit_member(
     *,
     targets: np.ndarray | None = None,
     weights: np.ndarray | None = None,
+    stop_dead: bool = True,
 ) -> tuple[keras.Model, dict]:
     """Train one network; returns it and its history.
 
@@ -38,7 +121,9 @@ def fit_member(
     ``config.average_last``, the average of the last epochs' weights.
     ``targets`` (N, classes) replace the one-hot labels when given (distillation);
     ``weights`` (N,) are the slices' loss weights in place of the class weights
-    (``--folder-balance``: :meth:`PreparedData.train_weights`).
+    (``--folder-balance``: :meth:`PreparedData.train_weights`). A network still
+    reading every training image alike at epoch DEAD_START_EPOCH raises
+    DeadStartError there, unless ``stop_dead`` is off.
     """
     if config.folder_balance != (weights is not None):
         raise ValueError("--folder-balance trains with the slices' loss weights, and only it")
@@ -66,6 +151,9 @@ def fit_member(
     with tempfile.TemporaryDirectory() as scratch:
         checkpoint = Path(scratch) / "best.keras"
         callbacks = _callbacks(config, seed, train_set, val_set, checkpoint, log)
+        dead_start = DeadStartCheck(train_set, min(DEAD_START_EPOCH, config.epochs))
+        if stop_dead:
+            callbacks.insert(1, dead_start)  # after the statistics are fixed
         history = model.fit(
             make_dataset(
                 train_set, config, seed=seed, training=True, targets=targets, weights=weights
@@ -81,6 +169,8 @@ def fit_member(
             shuffle=False,  # the pipeline shuffles, reproducibly, with the seed
             verbose=0,
         )
+        if dead_start.dead:
+            raise DeadStartError(seed, *dead_start.dead)
         averaging = [c for c in callbacks if isinstance(c, WeightAverage)]
         if averaging:
             averaging[0].apply()

@@ -12,7 +12,7 @@ from mlcore.ood import OutlierDetector
 from mlcore.preprocessing import RESIZE_FILTER
 from mlcore.training.config import Log, TrainConfig, jsonable
 from mlcore.training.distillation import distillation_targets
-from mlcore.training.fit import fit_member, make_ensemble
+from mlcore.training.fit import fit_learning_member, make_ensemble
 from mlcore.training.inputs import prepare_data
 from mlcore.training.readout import (
     check_learned,
@@ -54,12 +54,16 @@ def train(config: TrainConfig, log: Log = print) -> TrainResult:
     for seed in range(config.seed, config.seed + config.ensemble):
         if config.ensemble > 1:
             log(f"Ensemble member {len(members) + 1}/{config.ensemble} (seed {seed})")
-        model, history = fit_member(
+        fitted = fit_learning_member(
             config, seed, train_set, val_set, log, targets=targets, weights=weights
         )
-        spread = check_learned(model, train_set, history, seed)  # before anything is saved
-        members.append(model)
-        member_records.append(member_record(seed, history, model, val_set, config, spread=spread))
+        # Before anything is saved.
+        spread = check_learned(fitted.model, train_set, fitted.history, fitted.seed)
+        members.append(fitted.model)
+        record = member_record(
+            fitted.seed, fitted.history, fitted.model, val_set, config, spread=spread
+        )
+        member_records.append({**record, "dead_starts": fitted.dead_starts})
     model = members[0] if len(members) == 1 else make_ensemble(members)
     train_seconds = time.monotonic() - started
 

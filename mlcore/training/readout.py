@@ -10,32 +10,14 @@ from mlcore import data
 from mlcore.calibration import apply_temperature, calibrate, uncertain_threshold
 from mlcore.evaluation import classification_report
 from mlcore.inference import average_with_mirror
-from mlcore.training.callbacks import first_averaged_epoch
+from mlcore.training.callbacks import (
+    NeverLearnedError,
+    first_averaged_epoch,
+    never_learned,
+    reading_spread,
+    spread_images,
+)
 from mlcore.training.config import TrainConfig
-
-# A network that gives every image the same reading never learned: seen once in the
-# 20 cross-validation folds in docs/crossval (balanced sampling, fold 1), whose
-# training loss stayed at ln 4 = 1.386, chance, from the second epoch to the last.
-# Its readings varied by less than 1e-6 over its held-out slices; every fold that
-# learned varied by 0.24-0.41 (the largest standard deviation of one class's
-# probability).
-NEVER_LEARNED_SPREAD = 1e-3
-SPREAD_SAMPLE = 256
-
-
-class NeverLearnedError(RuntimeError):
-    """A trained network reads every image the same way; nothing may be saved."""
-
-
-def reading_spread(probabilities: np.ndarray) -> float:
-    """How much readings vary from image to image: the largest standard deviation
-    of one class's probability over the images (0 for a network that never learned)."""
-    return float(np.max(np.std(np.asarray(probabilities, dtype=np.float64), axis=0)))
-
-
-def never_learned(probabilities: np.ndarray) -> bool:
-    """True for readings that do not vary (or are not numbers: the weights blew up)."""
-    return not reading_spread(probabilities) >= NEVER_LEARNED_SPREAD
 
 
 def check_learned(
@@ -43,8 +25,7 @@ def check_learned(
 ) -> float:
     """The reading spread over up to SPREAD_SAMPLE training images spaced evenly
     through the set (every class); raises NeverLearnedError when it is nil."""
-    picked = np.linspace(0, len(train_set.labels) - 1, SPREAD_SAMPLE).astype(int)
-    probabilities = model.predict(train_set.images[np.unique(picked)], batch_size=64, verbose=0)
+    probabilities = model.predict(spread_images(train_set), batch_size=64, verbose=0)
     spread = reading_spread(probabilities)
     if never_learned(probabilities):
         classes = model.output_shape[-1]

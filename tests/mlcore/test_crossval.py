@@ -143,6 +143,13 @@ def test_a_fold_that_never_learns_is_called_out_as_it_ends(crossvalidated, tmp_p
 
     assert summary["never_learned_folds"] == [0]
     assert any(line.startswith("Fold 0 NEVER LEARNED") for line in lines)
+    # Tried with two more seeds, each stopped at its dead start, then the last trained
+    # to the end and recorded.
+    record = json.loads((tmp_path / "fold-0.json").read_text())
+    assert record["seeds"] == [2001]
+    assert [(d["seed"], d["epoch"]) for d in record["dead_starts"]] == [(1, 1), (1001, 1)]
+    assert sum("started dead" in line for line in lines) == 2
+    assert "dead_start_retries" not in record["recipe"]
 
 
 def test_crossvalidate_model_warns_of_a_fold_that_never_learned(crossvalidated, tmp_path, capsys):

@@ -10,11 +10,16 @@ import pytest
 
 from mlcore import data, splits, versions
 from mlcore.inference import load_classifier
-from mlcore.training import NeverLearnedError, TrainConfig, train
-from mlcore.training.callbacks import PreciseBatchNormValidation, WeightAverage
+from mlcore.training import NeverLearnedError, TrainConfig, callbacks, train
+from mlcore.training.callbacks import (
+    NEVER_LEARNED_SPREAD,
+    PreciseBatchNormValidation,
+    WeightAverage,
+    never_learned,
+    reading_spread,
+)
 from mlcore.training.distillation import distillation_targets
 from mlcore.training.inputs import make_augmenter
-from mlcore.training.readout import NEVER_LEARNED_SPREAD, never_learned, reading_spread
 
 
 def test_one_epoch_writes_a_complete_loadable_version(tiny_version):
@@ -102,11 +107,59 @@ def test_a_network_that_never_learned_is_refused_before_anything_is_saved(datase
         val_fraction=0.34,
     )  # fmt: skip
 
+    lines: list[str] = []
+
     with pytest.raises(
-        NeverLearnedError, match=r"seed 1 never learned: .* ln 4 .* Nothing was saved"
+        NeverLearnedError,
+        match=r"never learned with seeds 1, 1001, 2001: .* ln 4 .* Nothing was saved",
     ):
-        train(replace(config, learning_rate=1000.0), log=lambda line: None)
+        train(replace(config, learning_rate=1000.0), log=lines.append)
     assert not (tmp_path / "models").exists() or not any((tmp_path / "models").iterdir())
+    # Each seed was stopped at its dead start (here the first and only epoch).
+    assert [line.split(":")[0] for line in lines if "started dead" in line] == [
+        "Seed 1 started dead",
+        "Seed 1001 started dead",
+        "Seed 2001 started dead",
+    ]
+    with pytest.raises(NeverLearnedError, match=r"seeds 1: "):
+        train(replace(config, learning_rate=1000.0, dead_start_retries=0), log=lines.append)
+
+
+def test_a_dead_start_is_trained_again_with_another_seed(dataset_dir, tmp_path, monkeypatch):
+    # The first network checked reads "alike"; the one trained after it does not.
+    verdicts = iter([True])
+    monkeypatch.setattr(callbacks, "never_learned", lambda p: next(verdicts, False))
+    config = TrainConfig(
+        (dataset_dir,), tmp_path / "models", epochs=2, batch_size=8, image_size=32,
+        val_fraction=0.34,
+    )  # fmt: skip
+    lines: list[str] = []
+
+    result = train(config, log=lines.append)
+
+    (member,) = result.metadata["training"]["members"]
+    assert member["seed"] == 1001
+    assert member["epochs_run"] == 2
+    assert [(d["seed"], d["epoch"]) for d in member["dead_starts"]] == [(1, 2)]
+    assert any(line.startswith("Seed 1 started dead") for line in lines)
+    assert "dead_start_retries" in result.metadata["training"]
+
+
+def test_the_dead_start_check_stops_at_its_epoch():
+    check = callbacks.DeadStartCheck(
+        data.DecodedImages(np.zeros((8, 4, 4, 3), "float32"), np.arange(8) % 4, []), epoch=2
+    )
+    inputs = keras.Input((4, 4, 3))
+    flat = keras.layers.Flatten()(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(4, activation="softmax")(flat))
+    model.stop_training = False  # as fit sets it
+    check.set_model(model)
+
+    check.on_epoch_end(0, {"loss": 1.3863})  # epoch 1: not looked at
+    assert check.dead is None and not check.model.stop_training
+    check.on_epoch_end(1, {"loss": 1.3863})  # all-black images: every reading alike
+    assert check.dead == (2, pytest.approx(1.3863))
+    assert check.model.stop_training
 
 
 def test_a_network_that_learned_records_its_reading_spread(tiny_version):
@@ -146,6 +199,36 @@ def test_contrast_jitter_lowers_as_well_as_raises_contrast():
         for _ in range(40)
     ]
     assert min(ratios) < 0.95 and max(ratios) > 1.05
+
+
+def test_sharpness_softens_as_well_as_sharpens_and_grain_is_added():
+    still = {"rotation": 0.0, "zoom": 0.0, "translation": 0.0}
+    image = np.zeros((1, 16, 16, 3), "float32")
+    image[:, :, 8:] = 0.8  # one vertical edge
+
+    def edge(out) -> float:  # the step across the edge (either way: flips), 0.8 here
+        row = np.asarray(out)[0, 8, :, 0]
+        return abs(float(row[8] - row[7]))
+
+    augmenter = make_augmenter(3, TrainConfig((), Path(), sharpness=0.5, **still))
+    steps = [edge(augmenter(image, training=True)) for _ in range(40)]
+    assert min(steps) < 0.6 and max(steps) > 0.9  # blurred and sharpened
+    assert [layer.name for layer in augmenter.layers][-1].startswith("random_sharpness")
+
+    grainy = make_augmenter(3, TrainConfig((), Path(), noise=0.05, **still))
+    flat = np.full((1, 32, 32, 3), 0.5, "float32")
+    out = np.asarray(grainy(flat, training=True))
+    assert 0.03 < float(np.std(out)) < 0.07
+    assert np.array_equal(np.asarray(grainy(flat, training=False)), flat)
+    # Off by default: the layers of every recipe before them.
+    assert len(make_augmenter(3).layers) == 4
+
+
+def test_sharpness_and_noise_are_checked():
+    with pytest.raises(ValueError, match="--sharpness"):
+        TrainConfig((), Path(), sharpness=0.6)
+    with pytest.raises(ValueError, match="--noise"):
+        TrainConfig((), Path(), noise=-0.1)
 
 
 def test_versions_are_never_overwritten(tmp_path):

@@ -13,6 +13,7 @@ from mlcore.data import DatasetError
 from mlcore.training import TrainConfig, recipe
 from mlcore.training.config import (
     DISTILLATION,
+    PROCEDURE,
     RECIPE,
     SPLIT,
     add_options,
@@ -28,9 +29,10 @@ def _parse(*arguments: str, groups=(RECIPE,)) -> dict:
 
 
 def test_unset_options_give_the_config_defaults():
-    parsed = _parse(groups=(SPLIT, RECIPE, DISTILLATION))
+    groups = (SPLIT, RECIPE, PROCEDURE, DISTILLATION)
+    parsed = _parse(groups=groups)
 
-    built = TrainConfig((), Path(), **config_options(parsed, SPLIT, RECIPE, DISTILLATION))
+    built = TrainConfig((), Path(), **config_options(parsed, *groups))
 
     assert built == TrainConfig((), Path())
 
@@ -75,6 +77,12 @@ def test_every_recipe_option_is_recorded_in_the_recipe():
     recorded = recipe(TrainConfig((), Path()))
 
     assert set(_parse()) <= set(recorded)
+    # How a dead start is handled is an option of both commands, not of the recipe.
+    procedure = _parse("--dead-start-retries", "0", groups=(PROCEDURE,))
+    assert procedure == {"dead_start_retries": 0}
+    assert not set(procedure) & set(recorded)
+    with pytest.raises(ValueError, match="--dead-start-retries"):
+        TrainConfig((), Path(), dead_start_retries=-1)
 
 
 def test_negative_average_last_is_refused():

@@ -9,7 +9,7 @@ from mlcore import data
 from mlcore.crossval import crossvalidate
 from mlcore.model import WeightsUnavailableError
 from mlcore.training import TrainConfig
-from mlcore.training.config import RECIPE, add_options, config_options
+from mlcore.training.config import PROCEDURE, RECIPE, add_options, config_options
 from scans.management.crossval_report import write_summary
 from scans.management.training_options import add_data_arguments
 
@@ -35,14 +35,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--output", type=Path, required=True, help="folder for fold-K.json and summary.json"
         )
-        add_options(parser, RECIPE)
+        add_options(parser, RECIPE, PROCEDURE)
 
     def handle(self, *args, **options) -> None:
         try:
             config = TrainConfig(
                 data_dirs=tuple(options["data_dir"]),
                 models_dir=Path(settings.MODELS_DIR),
-                **config_options(options, RECIPE),
+                **config_options(options, RECIPE, PROCEDURE),
             )
             summary = crossvalidate(
                 config,

@@ -9,7 +9,14 @@ from mlcore import data, versions
 from mlcore.evaluation import recall_summary
 from mlcore.model import WeightsUnavailableError
 from mlcore.training import NeverLearnedError, TrainConfig, train
-from mlcore.training.config import DISTILLATION, RECIPE, SPLIT, add_options, config_options
+from mlcore.training.config import (
+    DISTILLATION,
+    PROCEDURE,
+    RECIPE,
+    SPLIT,
+    add_options,
+    config_options,
+)
 from scans.management.training_options import add_data_arguments
 from scans.services.model_versions import model_version_activate, model_versions_sync
 
@@ -26,7 +33,7 @@ class Command(BaseCommand):
         source.add_argument(
             "--download", action="store_true", help=f"download {data.KAGGLE_DATASET} (kagglehub)"
         )
-        add_options(parser, SPLIT, RECIPE, DISTILLATION)
+        add_options(parser, SPLIT, RECIPE, PROCEDURE, DISTILLATION)
         parser.add_argument(
             "--output", type=Path, default=None, help="models folder (default: MODELS_DIR)"
         )
@@ -43,7 +50,7 @@ class Command(BaseCommand):
             config = TrainConfig(
                 data_dirs=data_dirs,
                 models_dir=models_dir,
-                **config_options(options, SPLIT, RECIPE, DISTILLATION),
+                **config_options(options, SPLIT, RECIPE, PROCEDURE, DISTILLATION),
             )
             result = train(config, log=self.stdout.write)
             serves_app = models_dir.resolve() == Path(settings.MODELS_DIR).resolve()
