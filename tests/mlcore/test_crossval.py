@@ -132,9 +132,10 @@ def test_a_fold_that_never_learns_is_called_out_as_it_ends(crossvalidated, tmp_p
     config = crossvalidated[0]
     lines: list[str] = []
 
-    # A learning rate of 1000 blows the weights up: every slice gets the same reading.
+    # A learning rate of 1000 blows the weights up: every slice gets the same reading
+    # (with seed 1; no retry with another seed, whose weights may blow up otherwise).
     summary = crossvalidate(
-        replace(config, learning_rate=1000.0),
+        replace(config, learning_rate=1000.0, dead_start_retries=0),
         folds=2,
         out_dir=tmp_path,
         only=[0],
@@ -143,12 +144,9 @@ def test_a_fold_that_never_learns_is_called_out_as_it_ends(crossvalidated, tmp_p
 
     assert summary["never_learned_folds"] == [0]
     assert any(line.startswith("Fold 0 NEVER LEARNED") for line in lines)
-    # Tried with two more seeds, each stopped at its dead start, then the last trained
-    # to the end and recorded.
+    # No retry left: the one seed is trained to the end and recorded.
     record = json.loads((tmp_path / "fold-0.json").read_text())
-    assert record["seeds"] == [2001]
-    assert [(d["seed"], d["epoch"]) for d in record["dead_starts"]] == [(1, 1), (1001, 1)]
-    assert sum("started dead" in line for line in lines) == 2
+    assert (record["seeds"], record["dead_starts"]) == ([1], [])
     assert "dead_start_retries" not in record["recipe"]
 
 
