@@ -151,8 +151,9 @@ def fit_member(
     with tempfile.TemporaryDirectory() as scratch:
         checkpoint = Path(scratch) / "best.keras"
         callbacks = _callbacks(config, seed, train_set, val_set, checkpoint, log)
-        dead_start = DeadStartCheck(train_set, min(DEAD_START_EPOCH, config.epochs))
+        dead_start = None
         if stop_dead:
+            dead_start = DeadStartCheck(train_set, min(DEAD_START_EPOCH, config.epochs))
             callbacks.insert(1, dead_start)  # after the statistics are fixed
         history = model.fit(
             make_dataset(
@@ -169,7 +170,7 @@ def fit_member(
             shuffle=False,  # the pipeline shuffles, reproducibly, with the seed
             verbose=0,
         )
-        if dead_start.dead:
+        if dead_start and dead_start.dead:
             raise DeadStartError(seed, *dead_start.dead)
         averaging = [c for c in callbacks if isinstance(c, WeightAverage)]
         if averaging:

@@ -1,11 +1,41 @@
-"""What the cross-validation commands print at the end: mean ± spread over the folds
-of a summary.json (mlcore.crossval.summarize)."""
+"""What the cross-validation commands share: the options of the commands that read
+recorded runs again with their slices (``--run``, ``--data-dir``), and what they print
+at the end: mean ± spread over the folds of a summary.json
+(mlcore.crossval.summarize)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+
+def add_recorded_run_options(parser: CommandParser) -> None:
+    """``--run`` (recorded folds) and ``--data-dir`` (the slices they read), both
+    repeatable and required."""
+    parser.add_argument(
+        "--run",
+        type=Path,
+        action="append",
+        required=True,
+        help="a cross-validation's --output folder (repeatable)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        action="append",
+        required=True,
+        help="a data folder the cross-validation read (repeatable)",
+    )
+
+
+def data_roots(options: dict) -> list[Path]:
+    """The ``--data-dir`` folders, resolved; a CommandError names any that is missing."""
+    roots = [path.resolve() for path in options["data_dir"]]
+    missing = [str(root) for root in roots if not root.is_dir()]
+    if missing:
+        raise CommandError(f"No such data folder: {', '.join(missing)}")
+    return roots
 
 
 def write_summary(command: BaseCommand, summary: dict, output: Path) -> None:

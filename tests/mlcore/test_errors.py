@@ -8,18 +8,13 @@ import io
 import numpy as np
 import pytest
 from PIL import Image
+from support.crossval_records import prediction
 from support.planes import axial_slice, coronal_slice
 
 from mlcore import data
 from mlcore.errors import COLUMNS, TILE, confident_errors, error_sheet
 
 CLASSES = ["Cyst", "Normal", "Stone", "Tumor"]
-
-
-def _prediction(path: str, label: int, read: int, sure: float, refused=False) -> dict:
-    rest = (1 - sure) / 3
-    probabilities = [sure if c == read else rest for c in range(4)]
-    return {"path": path, "label": label, "probabilities": probabilities, "refused": refused}
 
 
 def _record(fold: int, predictions: list[dict]) -> dict:
@@ -32,22 +27,22 @@ def test_one_error_per_run_of_misread_neighbours_surest_first():
             0,
             [
                 # One patient's Tumor slices 305-342 read Normal: one run.
-                _prediction("s/Tumor/Tumor- (305).jpg", 3, 1, 0.80),
-                _prediction("s/Tumor/Tumor- (309).jpg", 3, 1, 0.95),
-                _prediction("s/Tumor/Tumor- (318).jpg", 3, 1, 0.90),
+                prediction("s/Tumor/Tumor- (305).jpg", 3, 1, 0.80),
+                prediction("s/Tumor/Tumor- (309).jpg", 3, 1, 0.95),
+                prediction("s/Tumor/Tumor- (318).jpg", 3, 1, 0.90),
                 # Right, refused, or another folder: none joins that run.
-                _prediction("s/Tumor/Tumor- (310).jpg", 3, 3, 0.99),
-                _prediction("s/Tumor/Tumor- (311).jpg", 3, 1, 0.99, refused=True),
-                _prediction("e/Tumor/Tumor- (306).jpg", 3, 0, 0.70),
+                prediction("s/Tumor/Tumor- (310).jpg", 3, 3, 0.99),
+                prediction("s/Tumor/Tumor- (311).jpg", 3, 1, 0.99, refused=True),
+                prediction("e/Tumor/Tumor- (306).jpg", 3, 0, 0.70),
             ],
         ),
         _record(
             1,
             [
                 # More than BLOCK_GAP (10) numbers on: another run, another fold.
-                _prediction("s/Tumor/Tumor- (329).jpg", 3, 2, 0.85),
+                prediction("s/Tumor/Tumor- (329).jpg", 3, 2, 0.85),
                 # The same numbers in another class: another series.
-                _prediction("s/Cyst/Cyst- (309).jpg", 0, 2, 0.60),
+                prediction("s/Cyst/Cyst- (309).jpg", 0, 2, 0.60),
             ],
         ),
     ]
@@ -76,7 +71,7 @@ def test_one_error_per_run_of_misread_neighbours_surest_first():
 def test_no_records_and_no_errors():
     with pytest.raises(data.DatasetError, match="No fold records"):
         confident_errors([])
-    right = [_record(0, [_prediction("s/Cyst/Cyst- (1).jpg", 0, 0, 0.9)])]
+    right = [_record(0, [prediction("s/Cyst/Cyst- (1).jpg", 0, 0, 0.9)])]
     assert confident_errors(right) == []
     with pytest.raises(data.DatasetError, match="No wrong readings"):
         error_sheet([], [])
@@ -90,8 +85,8 @@ def test_the_sheet_draws_each_slice_in_a_red_frame(tmp_path):
         _record(
             0,
             [
-                _prediction("s/Tumor/Tumor- (1).png", 3, 1, 0.9),
-                _prediction("s/Cyst/Cyst- (7).png", 0, 2, 0.8),
+                prediction("s/Tumor/Tumor- (1).png", 3, 1, 0.9),
+                prediction("s/Cyst/Cyst- (7).png", 0, 2, 0.8),
             ],
         )
     ]
@@ -116,6 +111,6 @@ def test_the_sheet_draws_each_slice_in_a_red_frame(tmp_path):
 
 
 def test_a_recorded_path_needs_its_data_folder(tmp_path):
-    records = [_record(0, [_prediction("other/Cyst/Cyst- (1).png", 0, 2, 0.9)])]
+    records = [_record(0, [prediction("other/Cyst/Cyst- (1).png", 0, 2, 0.9)])]
     with pytest.raises(data.DatasetError, match="no --data-dir named 'other'"):
         error_sheet(confident_errors(records), [tmp_path / "s"])

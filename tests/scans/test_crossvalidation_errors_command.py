@@ -4,14 +4,10 @@ import json
 
 import pytest
 from django.core.management import CommandError, call_command
+from support.crossval_records import prediction
 from support.planes import axial_slice, coronal_slice
 
 CLASSES = ["Cyst", "Normal", "Stone", "Tumor"]
-
-
-def _prediction(path: str, label: int, read: int, sure: float) -> dict:
-    probabilities = [sure if c == read else (1 - sure) / 3 for c in range(4)]
-    return {"path": path, "label": label, "probabilities": probabilities, "refused": False}
 
 
 def test_the_command_writes_the_surest_errors_with_their_plane(tmp_path, capsys):
@@ -25,9 +21,9 @@ def test_the_command_writes_the_surest_errors_with_their_plane(tmp_path, capsys)
         "fold": 3,
         "recipe": {"class_names": CLASSES},
         "predictions": [
-            _prediction("scans/Tumor/Tumor- (1).png", 3, 1, 0.9),
-            _prediction("scans/Cyst/Cyst- (2).png", 0, 2, 0.95),
-            _prediction("scans/Stone/Stone- (1).png", 2, 2, 0.99),  # right: not shown
+            prediction("scans/Tumor/Tumor- (1).png", 3, 1, 0.9),
+            prediction("scans/Cyst/Cyst- (2).png", 0, 2, 0.95),
+            prediction("scans/Stone/Stone- (1).png", 2, 2, 0.99),  # right: not shown
         ],
     }
     (run / "fold-3.json").write_text(json.dumps(record))

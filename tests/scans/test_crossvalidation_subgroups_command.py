@@ -4,14 +4,10 @@ import json
 
 import pytest
 from django.core.management import CommandError, call_command
+from support.crossval_records import prediction
 from support.planes import axial_slice, coronal_slice
 
 CLASSES = ["Cyst", "Normal", "Stone", "Tumor"]
-
-
-def _prediction(path: str, label: int, read: int) -> dict:
-    probabilities = [0.7 if c == read else 0.1 for c in range(4)]
-    return {"path": path, "label": label, "probabilities": probabilities, "refused": False}
 
 
 def test_the_command_reads_each_slices_plane_and_writes_the_report(tmp_path, capsys):
@@ -25,9 +21,9 @@ def test_the_command_reads_each_slices_plane_and_writes_the_report(tmp_path, cap
         "fold": 0,
         "recipe": {"class_names": CLASSES},
         "predictions": [
-            _prediction("scans/Cyst/Cyst- (1).png", 0, 0),
-            _prediction("scans/Cyst/Cyst- (2).png", 0, 2),  # the coronal one, misread
-            _prediction("scans/Stone/Stone- (1).png", 2, 2),
+            prediction("scans/Cyst/Cyst- (1).png", 0, 0),
+            prediction("scans/Cyst/Cyst- (2).png", 0, 2),  # the coronal one, misread
+            prediction("scans/Stone/Stone- (1).png", 2, 2),
         ],
     }
     (run / "fold-0.json").write_text(json.dumps(record))
@@ -53,7 +49,7 @@ def test_the_commands_error_paths(tmp_path):
     record = {
         "fold": 0,
         "recipe": {"class_names": CLASSES},
-        "predictions": [_prediction(f"{tmp_path.name}/Cyst/gone.png", 0, 0)],
+        "predictions": [prediction(f"{tmp_path.name}/Cyst/gone.png", 0, 0)],
     }
     (tmp_path / "fold-0.json").write_text(json.dumps(record))
     with pytest.raises(CommandError, match="Cannot report on"):

@@ -57,3 +57,10 @@ SURE = [[0.9, 0.1, 0, 0], [0, 0.9, 0.1, 0], [0, 0, 0.9, 0.1], [0.1, 0, 0, 0.9]]
 HALF = [[0.7, 0.3, 0, 0], [0, 0.7, 0.3, 0], [0, 0, 0.3, 0.7], [0.7, 0, 0, 0.3]]
 # Wrong on Cyst and Normal only.
 OTHER_HALF = [[0.2, 0.8, 0, 0], [0.8, 0.2, 0, 0], [0, 0, 0.8, 0.2], [0.2, 0, 0, 0.8]]
+
+
+def prediction(path: str, label: int, read: int, sure: float = 0.7, refused=False) -> dict:
+    """One recorded out-of-fold reading of ``path``: ``read`` at probability ``sure``,
+    the rest shared by the other classes."""
+    probabilities = [sure if c == read else (1 - sure) / 3 for c in range(4)]
+    return {"path": path, "label": label, "probabilities": probabilities, "refused": refused}

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from mlcore import data
@@ -9,6 +7,7 @@ from mlcore.crossval import read_records, write_json
 from mlcore.errors import confident_errors, error_sheet
 from mlcore.preprocessing import ImageError
 from mlcore.subgroups import recorded_file, slice_plane
+from scans.management.crossval_report import add_recorded_run_options, data_roots
 
 
 class Command(BaseCommand):
@@ -22,29 +21,13 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument(
-            "--run",
-            type=Path,
-            action="append",
-            required=True,
-            help="a cross-validation's --output folder (repeatable)",
-        )
-        parser.add_argument(
-            "--data-dir",
-            type=Path,
-            action="append",
-            required=True,
-            help="a data folder the cross-validation read (repeatable)",
-        )
+        add_recorded_run_options(parser)
         parser.add_argument(
             "--count", type=int, default=12, help="how many errors to show (default 12)"
         )
 
     def handle(self, *args, **options) -> None:
-        roots = [path.resolve() for path in options["data_dir"]]
-        missing = [str(root) for root in roots if not root.is_dir()]
-        if missing:
-            raise CommandError(f"No such data folder: {', '.join(missing)}")
+        roots = data_roots(options)
         if options["count"] < 1:
             raise CommandError("--count must be at least 1.")
         for run in options["run"]:

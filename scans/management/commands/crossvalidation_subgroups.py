@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from mlcore import data
 from mlcore.crossval import read_records, write_json
 from mlcore.preprocessing import ImageError
 from mlcore.subgroups import subgroup_report
+from scans.management.crossval_report import add_recorded_run_options, data_roots
 
 
 class Command(BaseCommand):
@@ -21,26 +20,10 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument(
-            "--run",
-            type=Path,
-            action="append",
-            required=True,
-            help="a cross-validation's --output folder (repeatable)",
-        )
-        parser.add_argument(
-            "--data-dir",
-            type=Path,
-            action="append",
-            required=True,
-            help="a data folder the cross-validation read (repeatable)",
-        )
+        add_recorded_run_options(parser)
 
     def handle(self, *args, **options) -> None:
-        roots = [path.resolve() for path in options["data_dir"]]
-        missing = [str(root) for root in roots if not root.is_dir()]
-        if missing:
-            raise CommandError(f"No such data folder: {', '.join(missing)}")
+        roots = data_roots(options)
         planes: dict[str, str] = {}  # each slice's plane, read once for every run
         for run in options["run"]:
             try:
